@@ -1,0 +1,41 @@
+use proc_macro2::TokenStream;
+use quote::quote_spanned;
+use syn::spanned::Spanned;
+use syn::LitStr;
+
+use super::{duration, name, whole_number};
+use crate::errors::Errors;
+
+pub(crate) struct BulkheadArgs {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) settings: Vec<(&'static str, TokenStream)>,
+}
+
+const KNOWN: &[&str] = &["name", "max_concurrent", "max_wait"];
+
+impl BulkheadArgs {
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let mut args = BulkheadArgs {
+            name: None,
+            settings: Vec::new(),
+        };
+        for arg in super::parse(tokens, "bulkhead", KNOWN, errors) {
+            let span = arg.value.span();
+            let setting = match arg.key().as_str() {
+                "max_concurrent" => whole_number(&arg, 1, u64::from(u32::MAX)).map(|n| {
+                    let n = n as usize;
+                    ("max_concurrent", quote_spanned!(span=> #n))
+                }),
+                "max_wait" => duration(&arg).map(|d| ("max_wait", d)),
+                _ => {
+                    args.name = errors.take(name(&arg));
+                    continue;
+                }
+            };
+            if let Some(setting) = errors.take(setting) {
+                args.settings.push(setting);
+            }
+        }
+        args
+    }
+}

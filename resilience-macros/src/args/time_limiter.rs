@@ -1,0 +1,39 @@
+use proc_macro2::{Span, TokenStream};
+use syn::LitStr;
+
+use super::{duration, name};
+use crate::errors::Errors;
+
+pub(crate) struct TimeLimiterArgs {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) settings: Vec<(&'static str, TokenStream)>,
+}
+
+const KNOWN: &[&str] = &["timeout", "name"];
+
+impl TimeLimiterArgs {
+    pub(crate) fn parse(tokens: TokenStream, span: Span, errors: &mut Errors) -> Self {
+        let mut args = TimeLimiterArgs {
+            name: None,
+            settings: Vec::new(),
+        };
+        let mut has_timeout = false;
+        for arg in super::parse(tokens.clone(), "time_limiter", KNOWN, errors) {
+            if arg.name == "timeout" {
+                has_timeout = true;
+                if let Some(timeout) = errors.take(duration(&arg)) {
+                    args.settings.push(("timeout", timeout));
+                }
+            } else {
+                args.name = errors.take(name(&arg));
+            }
+        }
+        if !has_timeout && super::well_formed(&tokens) {
+            errors.at(
+                span,
+                "`#[time_limiter]` needs a `timeout`, e.g. `#[time_limiter(timeout = \"3s\")]`",
+            );
+        }
+        args
+    }
+}

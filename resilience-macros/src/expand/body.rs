@@ -1,0 +1,35 @@
+use proc_macro2::{Span, TokenStream};
+use quote::quote_spanned;
+use syn::spanned::Spanned;
+
+use super::{private, Function};
+
+/// The statement that turns the body into a callable, and the expression
+/// that runs it once. The closure's type is pinned to the function's return
+/// type, so `?` and `return` inside behave as in the plain function; under
+/// `#[retry]` it must be callable again (`FnMut`), so a body that moves an
+/// argument out is reported at the move.
+pub(crate) fn closure(f: &Function, retried: bool) -> (TokenStream, TokenStream) {
+    let p = private();
+    let result = f.result;
+    let block = &f.item.block;
+    let at = Span::mixed_site().located_at(block.span());
+    match (f.is_async, retried) {
+        (false, false) => (
+            quote_spanned!(at=> let body = #p::body_once::<#result, _>(|| #block);),
+            quote_spanned!(at=> body()),
+        ),
+        (false, true) => (
+            quote_spanned!(at=> #[allow(unused_mut)] let mut body = #p::body_mut::<#result, _>(|| #block);),
+            quote_spanned!(at=> body()),
+        ),
+        (true, false) => (
+            quote_spanned!(at=> let body = #p::body_future::<#result, _>(async #block);),
+            quote_spanned!(at=> body.await),
+        ),
+        (true, true) => (
+            quote_spanned!(at=> #[allow(unused_mut)] let mut body = #p::body_async::<#result, _>(async || #block);),
+            quote_spanned!(at=> body().await),
+        ),
+    }
+}

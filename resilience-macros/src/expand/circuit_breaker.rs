@@ -1,0 +1,66 @@
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::handle::handle;
+use super::{private, site, Function};
+use crate::args::{self, CircuitBreakerArgs};
+
+/// Asks the breaker before running the layers below, then records their
+/// outcome: a success, a failure (an error `on` accepts, or a timeout), or
+/// nothing at all (an ignored error, or another policy's rejection).
+pub(crate) fn wrap(
+    args: &CircuitBreakerArgs,
+    f: &Function,
+    span: Span,
+    inner: TokenStream,
+) -> TokenStream {
+    let p = private();
+    let result = f.result;
+    let config = args::config(
+        quote!(::resilience_runtime::circuit_breaker::CircuitBreakerConfig),
+        &args.settings,
+    );
+    let breaker = handle(
+        quote!(::resilience_runtime::CircuitBreaker),
+        args.name.as_ref(),
+        config,
+        f,
+        span,
+    );
+    let at = site(span);
+    let (on_error, on_rejection) = match &args.on {
+        None => (
+            quote_spanned!(at=> permit.failure()),
+            quote_spanned!(at=> if rejection.is_timeout() { permit.failure() }),
+        ),
+        Some(on) => {
+            let on_at = site(on.span());
+            (
+                quote_spanned!(on_at=> if (#on)(error) { permit.failure() }),
+                quote_spanned!(on_at=>
+                    if rejection.is_timeout()
+                        && (#on)(&#p::user_error::<#result>(::core::clone::Clone::clone(rejection)))
+                    {
+                        permit.failure()
+                    }
+                ),
+            )
+        }
+    };
+    quote_spanned!(at=> {
+        let breaker: &::resilience_runtime::CircuitBreaker = #breaker;
+        match breaker.try_acquire() {
+            ::core::result::Result::Err(rejection) => #p::Outcome::Rejected(rejection),
+            ::core::result::Result::Ok(permit) => {
+                let outcome = #inner;
+                match &outcome {
+                    #p::Outcome::Ok(_) => permit.success(),
+                    #p::Outcome::Err(error) => #on_error,
+                    #p::Outcome::Rejected(rejection) => #on_rejection,
+                }
+                outcome
+            }
+        }
+    })
+}

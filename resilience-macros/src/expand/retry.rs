@@ -1,0 +1,70 @@
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::handle::handle;
+use super::{private, site, Function};
+use crate::args::{self, RetryArgs};
+
+/// A loop around the layers below: an attempt's outcome is retried when it is
+/// an error `on` accepts (every error without `on`), after the backoff wait,
+/// which honours a rate limiter's `retry_after`.
+pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStream) -> TokenStream {
+    let p = private();
+    let result = f.result;
+    let config = args::config(
+        quote!(::resilience_runtime::retry::RetryConfig),
+        &args.settings,
+    );
+    let retry = handle(
+        quote!(::resilience_runtime::Retry),
+        args.name.as_ref(),
+        config,
+        f,
+        span,
+    );
+    let at = site(span);
+    let retry_error = match &args.on {
+        Some(on) => quote_spanned!(site(on.span())=> (#on)(error)),
+        None => quote_spanned!(at=> true),
+    };
+    let retry_rejection = match (&args.on, f.can_reject) {
+        (_, false) => quote_spanned!(at=> match *rejection {}),
+        (None, true) => quote_spanned!(at=> true),
+        (Some(on), true) => quote_spanned!(site(on.span())=>
+            (#on)(&#p::user_error::<#result>(::core::clone::Clone::clone(rejection)))
+        ),
+    };
+    let at_least = if f.can_reject {
+        quote_spanned!(at=> #p::retry_after(&outcome))
+    } else {
+        quote_spanned!(at=> ::core::option::Option::None)
+    };
+    let sleep = if f.is_async {
+        quote_spanned!(at=> #p::sleep(wait).await)
+    } else {
+        quote_spanned!(at=> #p::sleep_blocking(wait))
+    };
+    quote_spanned!(at=> {
+        let retry: &::resilience_runtime::Retry = #retry;
+        let mut attempts = retry.attempts();
+        loop {
+            let outcome = #inner;
+            let retryable = match &outcome {
+                #p::Outcome::Ok(_) => false,
+                #p::Outcome::Err(error) => #retry_error,
+                #p::Outcome::Rejected(rejection) => #retry_rejection,
+            };
+            if !retryable {
+                break outcome;
+            }
+            match attempts.next_wait(#at_least) {
+                ::core::option::Option::Some(wait) => {
+                    ::core::mem::drop(outcome);
+                    #sleep;
+                }
+                ::core::option::Option::None => break outcome,
+            }
+        }
+    })
+}

@@ -1,0 +1,35 @@
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+
+use super::handle::handle;
+use super::{private, site, Function};
+use crate::args::{self, TimeLimiterArgs};
+
+/// Runs the layers below under a deadline; on timeout their future is dropped.
+pub(crate) fn wrap(
+    args: &TimeLimiterArgs,
+    f: &Function,
+    span: Span,
+    inner: TokenStream,
+) -> TokenStream {
+    let p = private();
+    let config = args::config(
+        quote!(::resilience_runtime::time_limiter::TimeLimiterConfig),
+        &args.settings,
+    );
+    let limiter = handle(
+        quote!(::resilience_runtime::TimeLimiter),
+        args.name.as_ref(),
+        config,
+        f,
+        span,
+    );
+    let at = site(span);
+    quote_spanned!(at=> {
+        let limiter: &::resilience_runtime::TimeLimiter = #limiter;
+        match limiter.run(async { #inner }).await {
+            ::core::result::Result::Ok(outcome) => outcome,
+            ::core::result::Result::Err(rejection) => #p::Outcome::Rejected(rejection),
+        }
+    })
+}

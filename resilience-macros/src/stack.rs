@@ -1,0 +1,88 @@
+//! The resilience attributes of one function, in written order.
+
+use proc_macro2::{Span, TokenStream};
+use syn::spanned::Spanned;
+use syn::{Attribute, Meta};
+
+use crate::errors::Errors;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Retry,
+    CircuitBreaker,
+    RateLimiter,
+    Bulkhead,
+    TimeLimiter,
+    Fallback,
+}
+
+impl Kind {
+    pub(crate) const ALL: [Kind; 6] = [
+        Kind::Retry,
+        Kind::CircuitBreaker,
+        Kind::RateLimiter,
+        Kind::Bulkhead,
+        Kind::TimeLimiter,
+        Kind::Fallback,
+    ];
+
+    pub(crate) fn attribute(self) -> &'static str {
+        match self {
+            Kind::Retry => "retry",
+            Kind::CircuitBreaker => "circuit_breaker",
+            Kind::RateLimiter => "rate_limiter",
+            Kind::Bulkhead => "bulkhead",
+            Kind::TimeLimiter => "time_limiter",
+            Kind::Fallback => "fallback",
+        }
+    }
+}
+
+/// One attribute before its arguments are parsed.
+pub(crate) struct RawLayer {
+    pub(crate) kind: Kind,
+    /// The attribute's name, where diagnostics about the whole attribute point.
+    pub(crate) span: Span,
+    pub(crate) args: TokenStream,
+}
+
+/// Takes the resilience attributes off `attrs` (recognised by their last path
+/// segment), keeping the others in place.
+pub(crate) fn take_resilience_attributes(
+    attrs: &mut Vec<Attribute>,
+    errors: &mut Errors,
+) -> Vec<RawLayer> {
+    let mut layers = Vec::new();
+    attrs.retain(|attr| {
+        let Some(last) = attr.path().segments.last() else {
+            return true;
+        };
+        let Some(kind) = Kind::ALL
+            .into_iter()
+            .find(|kind| last.ident == kind.attribute())
+        else {
+            return true;
+        };
+        let args = match &attr.meta {
+            Meta::Path(_) => TokenStream::new(),
+            Meta::List(list) => list.tokens.clone(),
+            Meta::NameValue(meta) => {
+                errors.at(
+                    meta.eq_token.span(),
+                    format!(
+                        "expected `#[{0}(...)]`, found `#[{0} = ...]`",
+                        kind.attribute()
+                    ),
+                );
+                TokenStream::new()
+            }
+        };
+        layers.push(RawLayer {
+            kind,
+            span: last.ident.span(),
+            args,
+        });
+        false
+    });
+    layers
+}

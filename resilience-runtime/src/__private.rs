@@ -1,0 +1,152 @@
+//! What the attribute expansions call. Not a public API: it changes without notice.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub use crate::registry::{CallSite, Policy};
+pub use std::thread::sleep as sleep_blocking;
+pub use tokio::time::sleep;
+
+use crate::event::{emit, Event};
+use crate::Error;
+
+/// The three ways a layer of the stack can end: the body's value, the body's
+/// error, or a policy's rejection. Rejections become the user's error type
+/// only at the outer edge, so that no layer mistakes another's rejection for
+/// a failure of the call.
+pub enum Outcome<T, E, X> {
+    Ok(T),
+    Err(E),
+    Rejected(X),
+}
+
+#[inline(always)]
+pub fn outcome<T, E, X>(result: Result<T, E>) -> Outcome<T, E, X> {
+    match result {
+        Ok(value) => Outcome::Ok(value),
+        Err(error) => Outcome::Err(error),
+    }
+}
+
+/// The outer edge of a stack with a policy that can reject.
+#[inline(always)]
+pub fn finish<T, E>(outcome: Outcome<T, E, Error>) -> Result<T, E>
+where
+    Error: IntoUserError<E>,
+{
+    match outcome {
+        Outcome::Ok(value) => Ok(value),
+        Outcome::Err(error) => Err(error),
+        Outcome::Rejected(rejection) => Err(rejection.into_user_error()),
+    }
+}
+
+/// The outer edge of a stack of retries and fallbacks only.
+#[inline(always)]
+pub fn finish_plain<T, E>(outcome: Outcome<T, E, Infallible>) -> Result<T, E> {
+    match outcome {
+        Outcome::Ok(value) => Ok(value),
+        Outcome::Err(error) => Err(error),
+        Outcome::Rejected(never) => match never {},
+    }
+}
+
+/// The parts of a function's return type, written as `Result<T, E>` or as an alias of it.
+#[diagnostic::on_unimplemented(
+    message = "resilience attributes need a function that returns `Result<T, E>`, found `{Self}`",
+    label = "not a `Result`"
+)]
+pub trait ResultType {
+    type Err;
+}
+
+impl<T, E> ResultType for Result<T, E> {
+    type Err = E;
+}
+
+/// Converts a rejection into the function's error type `R::Err`, for an `on`
+/// predicate or a fallback method.
+#[inline]
+pub fn user_error<R: ResultType>(rejection: Error) -> R::Err
+where
+    Error: IntoUserError<R::Err>,
+{
+    rejection.into_user_error()
+}
+
+/// The wait a rejection asks a retry to respect: a rate limiter's `retry_after`.
+/// An open circuit's remaining time is not one: a retry over a breaker keeps
+/// its own schedule, as the breaker may close sooner for other callers.
+#[inline]
+pub fn retry_after<T, E>(outcome: &Outcome<T, E, Error>) -> Option<Duration> {
+    match outcome {
+        Outcome::Rejected(rejection @ Error::RateLimited { .. }) => rejection.retry_after(),
+        _ => None,
+    }
+}
+
+/// Pins the body closure's return type to the function's.
+#[inline(always)]
+pub fn body_once<R, F: FnOnce() -> R>(body: F) -> F {
+    body
+}
+
+/// Pins the body closure's return type; `#[retry]` calls it again.
+#[inline(always)]
+pub fn body_mut<R, F: FnMut() -> R>(body: F) -> F {
+    body
+}
+
+/// Pins the body future's output type to the function's.
+#[inline(always)]
+pub fn body_future<R, F: Future<Output = R>>(body: F) -> F {
+    body
+}
+
+/// Pins the async body closure's output type; `#[retry]` calls it again.
+#[inline(always)]
+pub fn body_async<R, F: AsyncFnMut() -> R>(body: F) -> F {
+    body
+}
+
+/// `From<resilience_runtime::Error>`, with a message that says how to add it.
+#[diagnostic::on_unimplemented(
+    message = "`{E}` cannot carry the errors of `#[circuit_breaker]`, `#[bulkhead]`, `#[rate_limiter]` or `#[time_limiter]`",
+    label = "this function's error type needs `From<resilience_runtime::Error>`",
+    note = "add a variant such as `#[error(transparent)] Resilience(#[from] resilience_runtime::Error)` to `{E}`"
+)]
+pub trait IntoUserError<E> {
+    fn into_user_error(self) -> E;
+}
+
+impl<E: From<Error>> IntoUserError<E> for Error {
+    #[inline]
+    fn into_user_error(self) -> E {
+        E::from(self)
+    }
+}
+
+/// A call site's handle on its policy instance, resolved on the first call.
+pub type Handle<P> = OnceLock<Arc<P>>;
+
+/// The named instance for a call site (registry configuration, else `config`).
+#[cold]
+pub fn named<P: Policy>(name: &str, config: P::Config, site: CallSite) -> Arc<P> {
+    crate::registry::resolve(name, config, site)
+}
+
+/// A call site's own instance.
+#[cold]
+pub fn unnamed<P: Policy>(label: &str, config: P::Config) -> Arc<P> {
+    Arc::new(crate::registry::valid(P::create(label.into(), config)))
+}
+
+#[cold]
+pub fn fallback_used(function: &str, rejection: Option<&Error>) {
+    emit(Event::FallbackUsed {
+        name: function,
+        rejection,
+    });
+}

@@ -1,0 +1,258 @@
+//! Bulkhead: a cap on concurrent calls, shared by sync and async callers.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::config::{check, ConfigError};
+use crate::event::{emit, Event};
+use crate::stats::Counter;
+use crate::Error;
+
+/// A bulkhead's settings; the attribute's arguments, with the same defaults.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkheadConfig {
+    /// Calls allowed at once. Default 10.
+    pub max_concurrent: usize,
+    /// How long a caller waits for a free slot; zero rejects at once. Default zero.
+    pub max_wait: Duration,
+}
+
+impl Default for BulkheadConfig {
+    fn default() -> Self {
+        BulkheadConfig {
+            max_concurrent: 10,
+            max_wait: Duration::ZERO,
+        }
+    }
+}
+
+impl BulkheadConfig {
+    /// Sets [`max_concurrent`](Self::max_concurrent).
+    pub fn max_concurrent(mut self, n: usize) -> Self {
+        self.max_concurrent = n;
+        self
+    }
+    /// Sets [`max_wait`](Self::max_wait).
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
+    /// Checks every setting, naming the first one at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(self.max_concurrent >= 1, "max_concurrent", || {
+            "must be at least 1".into()
+        })
+    }
+}
+
+/// A bulkhead: one atomic permit counter per instance. Async callers wait on a
+/// tokio `Notify`, sync callers on a condition variable; both draw from the
+/// same counter, and a permit is returned when it is dropped, so a panicking
+/// body or a cancelled future gives its slot back.
+///
+/// ```
+/// use resilience_runtime::bulkhead::BulkheadConfig;
+/// use resilience_runtime::Bulkhead;
+///
+/// let bulkhead = Bulkhead::new("db", BulkheadConfig::default().max_concurrent(1)).unwrap();
+/// let permit = bulkhead.try_acquire().unwrap();
+/// assert_eq!(bulkhead.available_slots(), 0);
+/// assert!(bulkhead.try_acquire().is_err());
+/// drop(permit);
+/// assert_eq!(bulkhead.available_slots(), 1);
+/// ```
+#[derive(Debug)]
+pub struct Bulkhead {
+    available: AtomicUsize,
+    async_waiters: AtomicUsize,
+    sync_waiters: AtomicUsize,
+    notify: Notify,
+    lock: Mutex<()>,
+    freed: Condvar,
+    name: Arc<str>,
+    config: BulkheadConfig,
+    rejected: Counter,
+}
+
+impl Bulkhead {
+    /// A bulkhead named `name` with all its slots free.
+    pub fn new(name: impl Into<Arc<str>>, config: BulkheadConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Bulkhead {
+            available: AtomicUsize::new(config.max_concurrent),
+            async_waiters: AtomicUsize::new(0),
+            sync_waiters: AtomicUsize::new(0),
+            notify: Notify::new(),
+            lock: Mutex::new(()),
+            freed: Condvar::new(),
+            name: name.into(),
+            config,
+            rejected: Counter::default(),
+        })
+    }
+
+    /// The bulkhead's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The bulkhead's settings.
+    pub fn config(&self) -> &BulkheadConfig {
+        &self.config
+    }
+
+    /// The most calls allowed at once.
+    pub fn max_concurrent(&self) -> usize {
+        self.config.max_concurrent
+    }
+
+    /// Slots free right now.
+    pub fn available_slots(&self) -> usize {
+        self.available.load(Ordering::Acquire)
+    }
+
+    /// Calls rejected so far.
+    pub fn rejected_calls(&self) -> u64 {
+        self.rejected.get()
+    }
+
+    /// Takes a slot if one is free, without waiting.
+    pub fn try_acquire(&self) -> Result<BulkheadPermit<'_>, Error> {
+        self.take().ok_or_else(|| self.reject())
+    }
+
+    /// Takes a slot, waiting up to `max_wait` for one (on tokio's clock).
+    pub async fn acquire(&self) -> Result<BulkheadPermit<'_>, Error> {
+        if let Some(permit) = self.take() {
+            return Ok(permit);
+        }
+        if self.config.max_wait.is_zero() {
+            return Err(self.reject());
+        }
+        let deadline = tokio::time::Instant::now() + self.config.max_wait;
+        let _waiting = Waiting::new(&self.async_waiters);
+        loop {
+            let mut freed = pin!(self.notify.notified());
+            // Registered before the check, so a release between the two wakes us.
+            freed.as_mut().enable();
+            if let Some(permit) = self.take() {
+                return Ok(permit);
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return self.take().ok_or_else(|| self.reject());
+            }
+        }
+    }
+
+    /// Takes a slot, blocking the thread up to `max_wait` for one.
+    pub fn acquire_blocking(&self) -> Result<BulkheadPermit<'_>, Error> {
+        if let Some(permit) = self.take() {
+            return Ok(permit);
+        }
+        if self.config.max_wait.is_zero() {
+            return Err(self.reject());
+        }
+        let deadline = std::time::Instant::now() + self.config.max_wait;
+        let _waiting = Waiting::new(&self.sync_waiters);
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(permit) = self.take() {
+                return Ok(permit);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(self.reject());
+            }
+            guard = self
+                .freed
+                .wait_timeout(guard, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Runs `f` in a slot, blocking up to `max_wait` for one.
+    pub fn call<T, E: From<Error>>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let _permit = self.acquire_blocking()?;
+        f()
+    }
+
+    /// Awaits the future `f` makes in a slot, waiting up to `max_wait` for one.
+    pub async fn call_async<T, E, Fut>(&self, f: impl FnOnce() -> Fut) -> Result<T, E>
+    where
+        E: From<Error>,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let _permit = self.acquire().await?;
+        f().await
+    }
+
+    fn take(&self) -> Option<BulkheadPermit<'_>> {
+        self.available
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |free| {
+                free.checked_sub(1)
+            })
+            .ok()
+            .map(|_| BulkheadPermit { bulkhead: self })
+    }
+
+    fn release(&self) {
+        // SeqCst pairs with `Waiting::new` and `take`: either a waiter sees this
+        // slot, or this release sees the waiter and wakes it.
+        self.available.fetch_add(1, Ordering::SeqCst);
+        if self.async_waiters.load(Ordering::SeqCst) > 0 {
+            self.notify.notify_one();
+        }
+        if self.sync_waiters.load(Ordering::SeqCst) > 0 {
+            // Taking the lock orders this wake-up after the waiter's check.
+            drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
+            self.freed.notify_one();
+        }
+    }
+
+    fn reject(&self) -> Error {
+        self.rejected.add();
+        let error = Error::BulkheadFull {
+            name: self.name.clone(),
+            max_concurrent: self.config.max_concurrent,
+        };
+        emit(Event::CallRejected { error: &error });
+        error
+    }
+}
+
+/// One slot of a [`Bulkhead`], returned when dropped.
+#[must_use = "the slot is released as soon as the permit is dropped"]
+#[derive(Debug)]
+pub struct BulkheadPermit<'a> {
+    bulkhead: &'a Bulkhead,
+}
+
+impl Drop for BulkheadPermit<'_> {
+    fn drop(&mut self) {
+        self.bulkhead.release();
+    }
+}
+
+/// Counts a waiter for as long as it waits, however it stops.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}

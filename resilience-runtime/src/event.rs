@@ -1,0 +1,95 @@
+//! What the policies report as they work: retries, state transitions,
+//! rejections, timeouts and fallbacks.
+//!
+//! Register a listener with [`Registry::on_event`](crate::Registry::on_event).
+//! Nothing is reported on the success path, and emitting costs one relaxed
+//! atomic load while no listener is registered.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::registry::Conflict;
+use crate::{CircuitState, Error};
+
+/// One thing a policy did. Borrowed: copy out what you keep.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// An attempt failed and will be retried after `delay`.
+    RetryScheduled {
+        /// The retry's name.
+        name: &'a str,
+        /// The attempt that failed, counting from 1.
+        attempt: u32,
+        /// The wait before the next attempt.
+        delay: Duration,
+    },
+    /// The last allowed attempt failed; its error is returned.
+    RetriesExhausted {
+        /// The retry's name.
+        name: &'a str,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// A circuit breaker changed state.
+    StateTransition {
+        /// The breaker's name.
+        name: &'a str,
+        /// The state it left.
+        from: CircuitState,
+        /// The state it entered.
+        to: CircuitState,
+    },
+    /// A policy refused to run a call: an open circuit, a full bulkhead or an
+    /// exhausted rate limiter.
+    CallRejected {
+        /// The rejection, naming the policy.
+        error: &'a Error,
+    },
+    /// A call exceeded its time limit and was cancelled.
+    TimedOut {
+        /// The time limiter's name.
+        name: &'a str,
+        /// The limit.
+        timeout: Duration,
+    },
+    /// A fallback replaced a failed call's result.
+    FallbackUsed {
+        /// The function whose fallback ran.
+        name: &'a str,
+        /// The policy rejection that triggered it, or `None` for the function's own error.
+        rejection: Option<&'a Error>,
+    },
+    /// Two call sites configure one named instance differently; the first one's
+    /// configuration is in use.
+    ConfigConflict(&'a Conflict),
+}
+
+type Listener = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
+
+static ANY_LISTENER: AtomicBool = AtomicBool::new(false);
+static LISTENERS: RwLock<Vec<Listener>> = RwLock::new(Vec::new());
+
+pub(crate) fn subscribe(listener: Listener) {
+    LISTENERS
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(listener);
+    ANY_LISTENER.store(true, Ordering::Release);
+}
+
+/// Reports `event` to every listener, each called outside the lock so that a
+/// listener may itself register listeners or read any policy.
+pub(crate) fn emit(event: Event<'_>) {
+    if !ANY_LISTENER.load(Ordering::Acquire) {
+        return;
+    }
+    let listeners = LISTENERS
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    for listener in &listeners {
+        listener(&event);
+    }
+}

@@ -1,0 +1,139 @@
+//! Retry, circuit breaker, bulkhead, rate limiter, time limiter and fallback as
+//! attributes on ordinary sync and async functions, backed by lock-free
+//! policies and a registry of named, shared instances.
+//!
+//! ```
+//! use resilience_runtime::{circuit_breaker, fallback, retry};
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! enum FetchError {
+//!     #[error("downstream failed")]
+//!     Downstream,
+//!     #[error(transparent)]
+//!     Resilience(#[from] resilience_runtime::Error),
+//! }
+//!
+//! fn cached(_id: u32, _error: FetchError) -> Result<&'static str, FetchError> {
+//!     Ok("cached")
+//! }
+//!
+//! #[fallback(method = cached)]
+//! #[retry(max_attempts = 3)]
+//! #[circuit_breaker(name = "docs-catalog", failure_threshold = 5)]
+//! fn fetch(id: u32) -> Result<&'static str, FetchError> {
+//!     if id == 0 { Err(FetchError::Downstream) } else { Ok("fresh") }
+//! }
+//!
+//! assert_eq!(fetch(1).unwrap(), "fresh");
+//! assert_eq!(fetch(0).unwrap(), "cached");
+//! assert_eq!(resilience_runtime::registry().circuit_breaker("docs-catalog").metrics().failed_calls, 3);
+//! ```
+//!
+//! Stacked attributes apply in written order, the top one outermost. The
+//! outermost expands the whole stack at once into one wrapper whose layers
+//! pass a three-way outcome (value, the function's error, a policy's
+//! rejection), so that, for example, a circuit breaker never counts an inner
+//! bulkhead's rejection as a failure of the call. Each call site resolves its
+//! policy instance once and keeps it in a `static`; after that, a call takes
+//! no lock and allocates nothing on the success path.
+//!
+//! Async functions wait and time out with `tokio::time`, so they need a tokio
+//! runtime with the time driver enabled, and tests on a paused clock are exact.
+//! Sync functions block the calling thread.
+//!
+//! See the README for every argument with its default.
+
+#![warn(missing_docs)]
+
+pub mod bulkhead;
+pub mod circuit_breaker;
+mod clock;
+mod config;
+mod error;
+pub mod event;
+pub mod rate_limiter;
+mod registry;
+pub mod retry;
+mod rng;
+mod stats;
+pub mod time_limiter;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use bulkhead::Bulkhead;
+pub use circuit_breaker::{CircuitBreaker, CircuitState};
+pub use config::ConfigError;
+pub use error::Error;
+pub use event::Event;
+pub use rate_limiter::RateLimiter;
+pub use registry::{registry, CallSite, Conflict, Registry};
+pub use retry::Retry;
+pub use time_limiter::TimeLimiter;
+
+/// Retries a failing call with exponential backoff, a cap and jitter.
+///
+/// | argument | default | meaning |
+/// |---|---|---|
+/// | `max_attempts` | 3 | attempts in all, the first call included; at least 1 |
+/// | `delay` | 0 | the wait before the first retry |
+/// | `backoff` | 1.0 | the factor the wait grows by with each retry |
+/// | `max_delay` | none | the longest wait |
+/// | `jitter` | 0.0 | a fraction in `[0, 1]` applied as `+-jitter * wait`, or `"full"`, `"equal"`, `"decorrelated"` |
+/// | `on` | every error | a `fn(&E) -> bool` choosing the errors to retry |
+/// | `name` | the function's name | a named retry is shared and counted in the registry |
+pub use resilience_macros::retry;
+
+/// Stops calling a failing dependency until it has had time to recover.
+///
+/// | argument | default | meaning |
+/// |---|---|---|
+/// | `name` | none: the function's own instance | shares one breaker among every function naming it |
+/// | `failure_threshold` | 5 | consecutive failures that open the circuit |
+/// | `recovery_timeout` | 30s | how long it stays open before admitting probes |
+/// | `failure_rate_threshold` | none | when set, open on this failure rate over the last `window_size` calls |
+/// | `window_size` | 10 | calls in the rate window |
+/// | `half_open_max_calls` | 1 | probes admitted while half-open; that many successes close it |
+/// | `on` | every error | a `fn(&E) -> bool` choosing the errors that count as failures |
+pub use resilience_macros::circuit_breaker;
+
+/// Caps the rate of calls with a token bucket.
+///
+/// | argument | default | meaning |
+/// |---|---|---|
+/// | `name` | none: the function's own instance | shares one bucket |
+/// | `max_tokens` | 10 | the bucket's size, the largest burst; it starts full |
+/// | `refill_rate` | 10.0 | tokens added per second |
+/// | `max_wait` | 0: reject at once | how long a caller may wait for a token |
+pub use resilience_macros::rate_limiter;
+
+/// Caps the number of concurrent calls.
+///
+/// | argument | default | meaning |
+/// |---|---|---|
+/// | `name` | none: the function's own instance | shares one pool of slots, sync and async callers alike |
+/// | `max_concurrent` | 10 | calls allowed at once |
+/// | `max_wait` | 0: reject at once | how long a caller may wait for a slot |
+pub use resilience_macros::bulkhead;
+
+/// Cancels an async call that runs too long, dropping its future.
+///
+/// | argument | default | meaning |
+/// |---|---|---|
+/// | `timeout` | required | the longest a call may take |
+/// | `name` | the function's name | a named time limiter is shared and counted in the registry |
+///
+/// Not for sync functions: a running sync body cannot be cancelled.
+pub use resilience_macros::time_limiter;
+
+/// Replaces a failed call's result, including the rejections of the
+/// policies below it.
+///
+/// | argument | default | meaning |
+/// |---|---|---|
+/// | `method` | | a function called with the same arguments, then the error by value; `Self::m` for methods; async for an async function |
+/// | `value` | | an expression returned as `Ok(value)` |
+/// | `on` | every error | a `fn(&E) -> bool` choosing the errors to replace |
+///
+/// Give exactly one of `method` and `value`.
+pub use resilience_macros::fallback;

@@ -1,0 +1,231 @@
+//! Rate limiter: a token bucket kept as one atomic timestamp (GCRA).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{saturating_nanos, Epoch};
+use crate::config::{check, ConfigError};
+use crate::event::{emit, Event};
+use crate::stats::Counter;
+use crate::Error;
+
+/// A rate limiter's settings; the attribute's arguments, with the same defaults.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimiterConfig {
+    /// The bucket's capacity, which is the largest burst; it starts full. Default 10.
+    pub max_tokens: u32,
+    /// Tokens added per second. Default 10.0.
+    pub refill_rate: f64,
+    /// How long a caller waits for a token; zero rejects at once. Default zero.
+    pub max_wait: Duration,
+}
+
+impl Default for RateLimiterConfig {
+    fn default() -> Self {
+        RateLimiterConfig {
+            max_tokens: 10,
+            refill_rate: 10.0,
+            max_wait: Duration::ZERO,
+        }
+    }
+}
+
+impl RateLimiterConfig {
+    /// Sets [`max_tokens`](Self::max_tokens).
+    pub fn max_tokens(mut self, n: u32) -> Self {
+        self.max_tokens = n;
+        self
+    }
+    /// Sets [`refill_rate`](Self::refill_rate).
+    pub fn refill_rate(mut self, per_second: f64) -> Self {
+        self.refill_rate = per_second;
+        self
+    }
+    /// Sets [`max_wait`](Self::max_wait).
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
+    /// Checks every setting, naming the first one at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(self.max_tokens >= 1, "max_tokens", || {
+            "must be at least 1".into()
+        })?;
+        check(
+            self.refill_rate.is_finite() && self.refill_rate >= 1e-9,
+            "refill_rate",
+            || {
+                format!(
+                    "must be a positive number of tokens per second, got {}",
+                    self.refill_rate
+                )
+            },
+        )
+    }
+}
+
+/// A token bucket that refills lazily, lock-free.
+///
+/// It keeps one number, the time at which the bucket would next be full again
+/// if nobody took a token (the "theoretical arrival time" of GCRA). Taking a
+/// token moves it one refill interval later; a call is allowed when that stays
+/// within `max_tokens` intervals of now. The result is exactly a bucket of
+/// `max_tokens` refilled at `refill_rate`, with no background timer.
+///
+/// ```
+/// use resilience_runtime::rate_limiter::RateLimiterConfig;
+/// use resilience_runtime::{Error, RateLimiter};
+///
+/// let limiter = RateLimiter::new("search", RateLimiterConfig::default().max_tokens(2).refill_rate(1.0)).unwrap();
+/// assert!(limiter.try_acquire().is_ok());
+/// assert!(limiter.try_acquire().is_ok());
+/// match limiter.try_acquire() {
+///     Err(Error::RateLimited { retry_after, .. }) => assert!(retry_after.as_millis() > 990),
+///     other => panic!("expected a rejection, got {other:?}"),
+/// }
+/// ```
+#[derive(Debug)]
+pub struct RateLimiter {
+    /// The theoretical arrival time, in nanoseconds of `clock`.
+    tat: AtomicU64,
+    interval: u64,
+    burst: u64,
+    max_wait: u64,
+    clock: Epoch,
+    name: Arc<str>,
+    config: RateLimiterConfig,
+    rejected: Counter,
+}
+
+impl RateLimiter {
+    /// A rate limiter named `name` with a full bucket.
+    pub fn new(name: impl Into<Arc<str>>, config: RateLimiterConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        // Rounded up, so that the limiter never lets more through than the rate.
+        let interval = (1e9 / config.refill_rate).ceil().min(u64::MAX as f64) as u64;
+        Ok(RateLimiter {
+            tat: AtomicU64::new(0),
+            interval,
+            burst: interval.saturating_mul(u64::from(config.max_tokens)),
+            max_wait: saturating_nanos(config.max_wait),
+            clock: Epoch::now(),
+            name: name.into(),
+            config,
+            rejected: Counter::default(),
+        })
+    }
+
+    /// The limiter's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The limiter's settings.
+    pub fn config(&self) -> &RateLimiterConfig {
+        &self.config
+    }
+
+    /// Tokens in the bucket right now, with the fraction of the next one.
+    pub fn available_tokens(&self) -> f64 {
+        let now = self.clock.nanos();
+        let used = self.tat.load(Ordering::Acquire).saturating_sub(now);
+        self.burst.saturating_sub(used) as f64 / self.interval as f64
+    }
+
+    /// Calls rejected so far.
+    pub fn rejected_calls(&self) -> u64 {
+        self.rejected.get()
+    }
+
+    /// Takes a token if there is one, without waiting.
+    pub fn try_acquire(&self) -> Result<(), Error> {
+        self.reserve(0).map(drop)
+    }
+
+    /// Takes a token, waiting (on tokio's clock) when one will be there within
+    /// `max_wait`. A cancelled wait gives its token back.
+    pub async fn acquire(&self) -> Result<(), Error> {
+        let wait = self.reserve(self.max_wait)?;
+        if wait > 0 {
+            let reservation = Reservation(self);
+            tokio::time::sleep(Duration::from_nanos(wait)).await;
+            std::mem::forget(reservation);
+        }
+        Ok(())
+    }
+
+    /// Takes a token, sleeping the thread when one will be there within `max_wait`.
+    pub fn acquire_blocking(&self) -> Result<(), Error> {
+        let wait = self.reserve(self.max_wait)?;
+        if wait > 0 {
+            std::thread::sleep(Duration::from_nanos(wait));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` once a token is taken, blocking up to `max_wait` for one.
+    pub fn call<T, E: From<Error>>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        self.acquire_blocking()?;
+        f()
+    }
+
+    /// Awaits the future `f` makes once a token is taken, waiting up to `max_wait` for one.
+    pub async fn call_async<T, E, Fut>(&self, f: impl FnOnce() -> Fut) -> Result<T, E>
+    where
+        E: From<Error>,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.acquire().await?;
+        f().await
+    }
+
+    /// Takes the next token if it comes within `max_wait` nanoseconds; returns
+    /// how long until it does.
+    fn reserve(&self, max_wait: u64) -> Result<u64, Error> {
+        let now = self.clock.nanos();
+        let mut tat = self.tat.load(Ordering::Acquire);
+        loop {
+            let next = tat.max(now).saturating_add(self.interval);
+            let wait = next.saturating_sub(now.saturating_add(self.burst));
+            if wait > max_wait {
+                return Err(self.reject(wait));
+            }
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(wait),
+                Err(actual) => tat = actual,
+            }
+        }
+    }
+
+    fn reject(&self, wait: u64) -> Error {
+        self.rejected.add();
+        let error = Error::RateLimited {
+            name: self.name.clone(),
+            retry_after: Duration::from_nanos(wait),
+        };
+        emit(Event::CallRejected { error: &error });
+        error
+    }
+}
+
+/// A token taken ahead of time; handed back if its wait is cancelled.
+struct Reservation<'a>(&'a RateLimiter);
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let limiter = self.0;
+        // Moving the arrival time back one interval frees exactly one token.
+        let _ = limiter
+            .tat
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                Some(tat.saturating_sub(limiter.interval))
+            });
+    }
+}

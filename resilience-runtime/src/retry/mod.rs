@@ -1,0 +1,257 @@
+//! Retry with exponential backoff, a cap and jitter.
+
+mod backoff;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{check, ConfigError};
+use crate::event::{emit, Event};
+
+/// How a retry's wait is randomised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Jitter {
+    /// The wait is exactly `delay * backoff^n`, capped at `max_delay`.
+    None,
+    /// The wait moves by up to this fraction of itself either way (`+-j * wait`), then is capped.
+    Fraction(f64),
+    /// AWS "full jitter": `U(0, w)`.
+    Full,
+    /// AWS "equal jitter": `w/2 + U(0, w/2)`.
+    Equal,
+    /// AWS "decorrelated jitter": `min(max_delay, U(delay, 3 * previous wait))`.
+    Decorrelated,
+}
+
+/// A retry's settings; the attribute's arguments, with the same defaults.
+///
+/// ```
+/// use resilience_runtime::retry::{Jitter, RetryConfig};
+/// use std::time::Duration;
+///
+/// let config = RetryConfig::default()
+///     .max_attempts(5)
+///     .delay(Duration::from_millis(200))
+///     .backoff(2.0)
+///     .max_delay(Duration::from_secs(5))
+///     .jitter(Jitter::Full);
+/// assert!(config.validate().is_ok());
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryConfig {
+    /// Attempts in all, the first call included (at least 1). Default 3.
+    pub max_attempts: u32,
+    /// The wait before the first retry. Default zero.
+    pub delay: Duration,
+    /// The factor the wait grows by with each retry. Default 1.0.
+    pub backoff: f64,
+    /// The longest wait. Default none.
+    pub max_delay: Option<Duration>,
+    /// How the wait is randomised. Default none.
+    pub jitter: Jitter,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 3,
+            delay: Duration::ZERO,
+            backoff: 1.0,
+            max_delay: None,
+            jitter: Jitter::None,
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Sets [`max_attempts`](Self::max_attempts).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+    /// Sets [`delay`](Self::delay).
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+    /// Sets [`backoff`](Self::backoff).
+    pub fn backoff(mut self, factor: f64) -> Self {
+        self.backoff = factor;
+        self
+    }
+    /// Sets [`max_delay`](Self::max_delay).
+    pub fn max_delay(mut self, max: Duration) -> Self {
+        self.max_delay = Some(max);
+        self
+    }
+    /// Sets [`jitter`](Self::jitter).
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Checks every setting, naming the first one at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(self.max_attempts >= 1, "max_attempts", || {
+            "must be at least 1 (it counts the first call)".into()
+        })?;
+        check(
+            self.backoff.is_finite() && self.backoff > 0.0,
+            "backoff",
+            || format!("must be a positive number, got {}", self.backoff),
+        )?;
+        if let Jitter::Fraction(j) = self.jitter {
+            check((0.0..=1.0).contains(&j), "jitter", || {
+                format!("a fraction must be in [0, 1], got {j}")
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// A retry policy with its counters; shared by every function naming it.
+///
+/// ```
+/// use resilience_runtime::retry::{Retry, RetryConfig};
+///
+/// let retry = Retry::new("fetch", RetryConfig::default().max_attempts(3)).unwrap();
+/// let mut calls = 0;
+/// let result: Result<u32, &str> = retry.call(|| {
+///     calls += 1;
+///     if calls < 3 { Err("flaky") } else { Ok(calls) }
+/// });
+/// assert_eq!(result, Ok(3));
+/// assert_eq!(retry.retries(), 2);
+/// ```
+#[derive(Debug)]
+pub struct Retry {
+    name: Arc<str>,
+    config: RetryConfig,
+    retries: AtomicU64,
+    exhausted: AtomicU64,
+}
+
+impl Retry {
+    /// A retry policy named `name` (a label in events).
+    pub fn new(name: impl Into<Arc<str>>, config: RetryConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Retry {
+            name: name.into(),
+            config,
+            retries: AtomicU64::new(0),
+            exhausted: AtomicU64::new(0),
+        })
+    }
+
+    /// The policy's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The policy's settings.
+    pub fn config(&self) -> &RetryConfig {
+        &self.config
+    }
+
+    /// Retries scheduled so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Calls that failed on their last allowed attempt.
+    pub fn exhausted(&self) -> u64 {
+        self.exhausted.load(Ordering::Relaxed)
+    }
+
+    /// A fresh count of attempts for one call, to drive a retry loop by hand.
+    pub fn attempts(&self) -> Attempts<'_> {
+        Attempts {
+            retry: self,
+            made: 0,
+            previous: self.config.delay,
+        }
+    }
+
+    /// Runs `f` until it succeeds or `max_attempts` are used, sleeping the
+    /// thread between attempts; returns the last error.
+    pub fn call<T, E>(&self, mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+        let mut attempts = self.attempts();
+        loop {
+            match f() {
+                Ok(value) => return Ok(value),
+                Err(error) => match attempts.next_wait(None) {
+                    Some(wait) => std::thread::sleep(wait),
+                    None => return Err(error),
+                },
+            }
+        }
+    }
+
+    /// Runs the future `f` makes until one succeeds or `max_attempts` are
+    /// used, waiting with `tokio::time::sleep`; returns the last error.
+    pub async fn call_async<T, E, F, Fut>(&self, mut f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut attempts = self.attempts();
+        loop {
+            match f().await {
+                Ok(value) => return Ok(value),
+                Err(error) => match attempts.next_wait(None) {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => return Err(error),
+                },
+            }
+        }
+    }
+}
+
+/// The attempts of one call under a [`Retry`].
+#[derive(Debug)]
+pub struct Attempts<'a> {
+    retry: &'a Retry,
+    made: u32,
+    previous: Duration,
+}
+
+impl Attempts<'_> {
+    /// Records a failed attempt that should be retried. Returns the wait
+    /// before the next attempt, or `None` once `max_attempts` are used up.
+    /// `at_least` raises the wait (to honour a rate limiter's `retry_after`).
+    pub fn next_wait(&mut self, at_least: Option<Duration>) -> Option<Duration> {
+        self.made += 1;
+        let retry = self.retry;
+        if self.made >= retry.config.max_attempts {
+            retry.exhausted.fetch_add(1, Ordering::Relaxed);
+            emit(Event::RetriesExhausted {
+                name: &retry.name,
+                attempts: self.made,
+            });
+            return None;
+        }
+        let drawn = backoff::wait(
+            &retry.config,
+            self.made - 1,
+            self.previous,
+            crate::rng::unit(),
+        );
+        self.previous = drawn;
+        let wait = at_least.map_or(drawn, |floor| drawn.max(floor));
+        retry.retries.fetch_add(1, Ordering::Relaxed);
+        emit(Event::RetryScheduled {
+            name: &retry.name,
+            attempt: self.made,
+            delay: wait,
+        });
+        Some(wait)
+    }
+
+    /// Attempts made so far.
+    pub fn made(&self) -> u32 {
+        self.made
+    }
+}

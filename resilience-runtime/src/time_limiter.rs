@@ -1,0 +1,109 @@
+//! Time limiter: a deadline on an async call.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::ConfigError;
+use crate::event::{emit, Event};
+use crate::stats::Counter;
+use crate::Error;
+
+/// A time limiter's settings.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeLimiterConfig {
+    /// The longest a call may take. The attribute requires it; default 30 s.
+    pub timeout: Duration,
+}
+
+impl Default for TimeLimiterConfig {
+    fn default() -> Self {
+        TimeLimiterConfig {
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl TimeLimiterConfig {
+    /// Sets [`timeout`](Self::timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Checks every setting; every timeout is valid.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
+/// Cancels a call that runs past its timeout by dropping its future.
+///
+/// A future that is ready on its first poll always completes, whatever the
+/// timeout.
+///
+/// ```
+/// use resilience_runtime::time_limiter::{TimeLimiter, TimeLimiterConfig};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let limiter = TimeLimiter::new("report", TimeLimiterConfig::default().timeout(Duration::from_millis(10))).unwrap();
+/// let slow = limiter.run(tokio::time::sleep(Duration::from_secs(1))).await;
+/// assert!(slow.unwrap_err().is_timeout());
+/// assert_eq!(limiter.timeouts(), 1);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TimeLimiter {
+    name: Arc<str>,
+    config: TimeLimiterConfig,
+    timeouts: Counter,
+}
+
+impl TimeLimiter {
+    /// A time limiter named `name`.
+    pub fn new(name: impl Into<Arc<str>>, config: TimeLimiterConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(TimeLimiter {
+            name: name.into(),
+            config,
+            timeouts: Counter::default(),
+        })
+    }
+
+    /// The limiter's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The limiter's settings.
+    pub fn config(&self) -> &TimeLimiterConfig {
+        &self.config
+    }
+
+    /// Calls that timed out so far.
+    pub fn timeouts(&self) -> u64 {
+        self.timeouts.get()
+    }
+
+    /// Awaits `future`, or drops it and returns [`Error::Timeout`] once the
+    /// timeout has passed (on tokio's clock).
+    pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
+        match tokio::time::timeout(self.config.timeout, future).await {
+            Ok(output) => Ok(output),
+            Err(_) => {
+                self.timeouts.add();
+                emit(Event::TimedOut {
+                    name: &self.name,
+                    timeout: self.config.timeout,
+                });
+                Err(Error::Timeout {
+                    name: self.name.clone(),
+                    timeout: self.config.timeout,
+                })
+            }
+        }
+    }
+}
