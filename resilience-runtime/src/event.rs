@@ -5,8 +5,8 @@
 //! Nothing is reported on the success path, and emitting costs one relaxed
 //! atomic load while no listener is registered.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::registry::Conflict;
@@ -68,15 +68,39 @@ pub enum Event<'a> {
 
 type Listener = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
 
-static ANY_LISTENER: AtomicBool = AtomicBool::new(false);
-static LISTENERS: RwLock<Vec<Listener>> = RwLock::new(Vec::new());
+/// Identifies a listener registered with
+/// [`Registry::on_event`](crate::Registry::on_event), to remove it later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
 
-pub(crate) fn subscribe(listener: Listener) {
-    LISTENERS
-        .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .push(listener);
-    ANY_LISTENER.store(true, Ordering::Release);
+static ANY_LISTENER: AtomicBool = AtomicBool::new(false);
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+// Copied on write, so that emitting clones one `Arc` and calls every listener
+// with no lock held.
+static LISTENERS: RwLock<Option<Arc<Vec<(ListenerId, Listener)>>>> = RwLock::new(None);
+
+fn change(edit: impl FnOnce(&mut Vec<(ListenerId, Listener)>)) {
+    let mut listeners = LISTENERS.write().unwrap_or_else(PoisonError::into_inner);
+    let mut list = listeners.as_deref().cloned().unwrap_or_default();
+    edit(&mut list);
+    ANY_LISTENER.store(!list.is_empty(), Ordering::Release);
+    *listeners = Some(Arc::new(list));
+}
+
+pub(crate) fn subscribe(listener: Listener) -> ListenerId {
+    let id = ListenerId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    change(|list| list.push((id, listener)));
+    id
+}
+
+pub(crate) fn unsubscribe(id: ListenerId) -> bool {
+    let mut found = false;
+    change(|list| {
+        let before = list.len();
+        list.retain(|(listener, _)| *listener != id);
+        found = list.len() != before;
+    });
+    found
 }
 
 /// Reports `event` to every listener, each called outside the lock so that a
@@ -87,9 +111,9 @@ pub(crate) fn emit(event: Event<'_>) {
     }
     let listeners = LISTENERS
         .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    for listener in &listeners {
+    for (_, listener) in listeners.iter().flat_map(|list| list.iter()) {
         listener(&event);
     }
 }

@@ -65,7 +65,7 @@ pub use bulkhead::Bulkhead;
 pub use circuit_breaker::{CircuitBreaker, CircuitState};
 pub use config::ConfigError;
 pub use error::Error;
-pub use event::Event;
+pub use event::{Event, ListenerId};
 pub use rate_limiter::RateLimiter;
 pub use registry::{registry, CallSite, Conflict, Registry};
 pub use retry::Retry;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use crate::bulkhead::BulkheadConfig;
 use crate::circuit_breaker::CircuitBreakerConfig;
 use crate::config::ConfigError;
-use crate::event::{self, emit, Event};
+use crate::event::{self, emit, Event, ListenerId};
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
 use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
@@ -110,10 +110,16 @@ impl Registry {
     );
 
     /// Calls `listener` with every [`Event`](crate::Event) any policy reports
-    /// from now on, on the thread that caused it. Listeners run outside every
-    /// internal lock.
-    pub fn on_event(&self, listener: impl Fn(&Event<'_>) + Send + Sync + 'static) {
-        event::subscribe(Arc::new(listener));
+    /// from now on, on the thread that caused it, until it is removed with
+    /// [`remove_listener`](Self::remove_listener). Listeners run outside every
+    /// internal lock, so they may read or reset any policy.
+    pub fn on_event(&self, listener: impl Fn(&Event<'_>) + Send + Sync + 'static) -> ListenerId {
+        event::subscribe(Arc::new(listener))
+    }
+
+    /// Stops calling a listener; `false` if it was not registered.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        event::unsubscribe(id)
     }
 
     /// The call sites found so far that configure one named instance differently.
