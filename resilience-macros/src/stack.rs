@@ -1,7 +1,7 @@
 //! The resilience attributes of one function, in written order.
 
 use proc_macro2::{Span, TokenStream};
-use syn::spanned::Spanned;
+use quote::quote;
 use syn::{Attribute, Meta};
 
 use crate::errors::Errors;
@@ -36,6 +36,18 @@ impl Kind {
             Kind::Fallback => "fallback",
         }
     }
+
+    /// Arguments to show in a diagnostic about the attribute's form.
+    fn example(self) -> &'static str {
+        match self {
+            Kind::Retry => "max_attempts = 3",
+            Kind::CircuitBreaker => "name = \"inventory\"",
+            Kind::RateLimiter => "max_tokens = 100, refill_rate = 50.0",
+            Kind::Bulkhead => "max_concurrent = 10",
+            Kind::TimeLimiter => "timeout = \"3s\"",
+            Kind::Fallback => "value = Vec::new()",
+        }
+    }
 }
 
 /// One attribute before its arguments are parsed.
@@ -44,6 +56,9 @@ pub(crate) struct RawLayer {
     /// The attribute's name, where diagnostics about the whole attribute point.
     pub(crate) span: Span,
     pub(crate) args: TokenStream,
+    /// The attribute's path as written, for an attribute taken off the
+    /// function; `None` for the one being expanded.
+    pub(crate) path: Option<syn::Path>,
 }
 
 /// Takes the resilience attributes off `attrs` (recognised by their last path
@@ -67,13 +82,15 @@ pub(crate) fn take_resilience_attributes(
             Meta::Path(_) => TokenStream::new(),
             Meta::List(list) => list.tokens.clone(),
             Meta::NameValue(meta) => {
-                errors.at(
-                    meta.eq_token.span(),
+                let (eq, value) = (&meta.eq_token, &meta.value);
+                errors.push(syn::Error::new_spanned(
+                    quote!(#eq #value),
                     format!(
-                        "expected `#[{0}(...)]`, found `#[{0} = ...]`",
-                        kind.attribute()
+                        "expected `#[{0}(...)]`, found `#[{0} = ...]`; put the arguments in parentheses, e.g. `#[{0}({1})]`",
+                        kind.attribute(),
+                        kind.example(),
                     ),
-                );
+                ));
                 TokenStream::new()
             }
         };
@@ -81,6 +98,7 @@ pub(crate) fn take_resilience_attributes(
             kind,
             span: last.ident.span(),
             args,
+            path: Some(attr.path().clone()),
         });
         false
     });

@@ -23,8 +23,8 @@ pub enum Outcome<T, E, X> {
 }
 
 #[inline(always)]
-pub fn outcome<T, E, X>(result: Result<T, E>) -> Outcome<T, E, X> {
-    match result {
+pub fn outcome<R: ResultType, X>(result: R) -> Outcome<R::Ok, R::Err, X> {
+    match result.into_result() {
         Ok(value) => Outcome::Ok(value),
         Err(error) => Outcome::Err(error),
     }
@@ -32,24 +32,41 @@ pub fn outcome<T, E, X>(result: Result<T, E>) -> Outcome<T, E, X> {
 
 /// The outer edge of a stack with a policy that can reject.
 #[inline(always)]
-pub fn finish<T, E>(outcome: Outcome<T, E, Error>) -> Result<T, E>
+pub fn finish<R: ResultType>(outcome: Outcome<R::Ok, R::Err, Error>) -> R
 where
-    Error: IntoUserError<E>,
+    R::Err: IntoUserError,
 {
-    match outcome {
+    R::from_result(match outcome {
         Outcome::Ok(value) => Ok(value),
         Outcome::Err(error) => Err(error),
-        Outcome::Rejected(rejection) => Err(rejection.into_user_error()),
-    }
+        Outcome::Rejected(rejection) => Err(R::Err::from_rejection(rejection)),
+    })
 }
 
 /// The outer edge of a stack of retries and fallbacks only.
 #[inline(always)]
-pub fn finish_plain<T, E>(outcome: Outcome<T, E, Infallible>) -> Result<T, E> {
-    match outcome {
+pub fn finish_plain<R: ResultType>(outcome: Outcome<R::Ok, R::Err, Infallible>) -> R {
+    R::from_result(match outcome {
         Outcome::Ok(value) => Ok(value),
         Outcome::Err(error) => Err(error),
         Outcome::Rejected(never) => match never {},
+    })
+}
+
+/// `From<resilience_runtime::Error>`, with a message that says how to add it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot carry the errors of `#[circuit_breaker]`, `#[bulkhead]`, `#[rate_limiter]` or `#[time_limiter]`",
+    label = "this function's error type needs `From<resilience_runtime::Error>`",
+    note = "add a variant such as `#[error(transparent)] Resilience(#[from] resilience_runtime::Error)` to `{Self}`"
+)]
+pub trait IntoUserError: Sized {
+    fn from_rejection(rejection: Error) -> Self;
+}
+
+impl<E: From<Error>> IntoUserError for E {
+    #[inline]
+    fn from_rejection(rejection: Error) -> Self {
+        E::from(rejection)
     }
 }
 
@@ -59,11 +76,23 @@ pub fn finish_plain<T, E>(outcome: Outcome<T, E, Infallible>) -> Result<T, E> {
     label = "not a `Result`"
 )]
 pub trait ResultType {
+    type Ok;
     type Err;
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
+    fn from_result(result: Result<Self::Ok, Self::Err>) -> Self;
 }
 
 impl<T, E> ResultType for Result<T, E> {
+    type Ok = T;
     type Err = E;
+    #[inline(always)]
+    fn into_result(self) -> Self {
+        self
+    }
+    #[inline(always)]
+    fn from_result(result: Self) -> Self {
+        result
+    }
 }
 
 /// Converts a rejection into the function's error type `R::Err`, for an `on`
@@ -71,9 +100,9 @@ impl<T, E> ResultType for Result<T, E> {
 #[inline]
 pub fn user_error<R: ResultType>(rejection: Error) -> R::Err
 where
-    Error: IntoUserError<R::Err>,
+    R::Err: IntoUserError,
 {
-    rejection.into_user_error()
+    R::Err::from_rejection(rejection)
 }
 
 /// The wait a rejection asks a retry to respect: a rate limiter's `retry_after`.
@@ -109,23 +138,6 @@ pub fn body_future<R, F: Future<Output = R>>(body: F) -> F {
 #[inline(always)]
 pub fn body_async<R, F: AsyncFnMut() -> R>(body: F) -> F {
     body
-}
-
-/// `From<resilience_runtime::Error>`, with a message that says how to add it.
-#[diagnostic::on_unimplemented(
-    message = "`{E}` cannot carry the errors of `#[circuit_breaker]`, `#[bulkhead]`, `#[rate_limiter]` or `#[time_limiter]`",
-    label = "this function's error type needs `From<resilience_runtime::Error>`",
-    note = "add a variant such as `#[error(transparent)] Resilience(#[from] resilience_runtime::Error)` to `{E}`"
-)]
-pub trait IntoUserError<E> {
-    fn into_user_error(self) -> E;
-}
-
-impl<E: From<Error>> IntoUserError<E> for Error {
-    #[inline]
-    fn into_user_error(self) -> E {
-        E::from(self)
-    }
 }
 
 /// A call site's handle on its policy instance, resolved on the first call.

@@ -67,6 +67,7 @@ pub enum Event<'a> {
 }
 
 type Listener = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
+type Listeners = Vec<(ListenerId, Listener)>;
 
 /// Identifies a listener registered with
 /// [`Registry::on_event`](crate::Registry::on_event), to remove it later.
@@ -77,9 +78,9 @@ static ANY_LISTENER: AtomicBool = AtomicBool::new(false);
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 // Copied on write, so that emitting clones one `Arc` and calls every listener
 // with no lock held.
-static LISTENERS: RwLock<Option<Arc<Vec<(ListenerId, Listener)>>>> = RwLock::new(None);
+static LISTENERS: RwLock<Option<Arc<Listeners>>> = RwLock::new(None);
 
-fn change(edit: impl FnOnce(&mut Vec<(ListenerId, Listener)>)) {
+fn change(edit: impl FnOnce(&mut Listeners)) {
     let mut listeners = LISTENERS.write().unwrap_or_else(PoisonError::into_inner);
     let mut list = listeners.as_deref().cloned().unwrap_or_default();
     edit(&mut list);

@@ -49,7 +49,11 @@ impl Recorder {
         let sink = lines.clone();
         let id = registry().on_event(move |event| {
             let line = match event {
-                Event::RetryScheduled { name, attempt, delay } if names.contains(name) => {
+                Event::RetryScheduled {
+                    name,
+                    attempt,
+                    delay,
+                } if names.contains(name) => {
                     format!("retry {name} after attempt {attempt} in {delay:?}")
                 }
                 Event::RetriesExhausted { name, attempts } if names.contains(name) => {

@@ -19,7 +19,7 @@ impl BulkheadArgs {
             name: None,
             settings: Vec::new(),
         };
-        for arg in super::parse(tokens, "bulkhead", KNOWN, errors) {
+        super::parse(tokens, "bulkhead", KNOWN, errors, |arg, errors| {
             let span = arg.value.span();
             let setting = match arg.key().as_str() {
                 "max_concurrent" => whole_number(&arg, 1, u64::from(u32::MAX)).map(|n| {
@@ -29,13 +29,13 @@ impl BulkheadArgs {
                 "max_wait" => duration(&arg).map(|d| ("max_wait", d)),
                 _ => {
                     args.name = errors.take(name(&arg));
-                    continue;
+                    return;
                 }
             };
             if let Some(setting) = errors.take(setting) {
                 args.settings.push(setting);
             }
-        }
+        });
         args
     }
 }

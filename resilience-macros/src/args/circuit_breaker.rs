@@ -33,7 +33,7 @@ impl CircuitBreakerArgs {
             on: None,
             settings: Vec::new(),
         };
-        for arg in super::parse(tokens, "circuit_breaker", KNOWN, errors) {
+        super::parse(tokens, "circuit_breaker", KNOWN, errors, |arg, errors| {
             let span = arg.value.span();
             let key = arg.key();
             let setting = match key.as_str() {
@@ -54,25 +54,25 @@ impl CircuitBreakerArgs {
                     if rate > 0.0 && rate <= 1.0 {
                         Ok(("failure_rate_threshold", quote_spanned!(span=> #rate)))
                     } else {
-                        Err(syn::Error::new(
-                            span,
-                            format!("`failure_rate_threshold` must be in (0, 1], got {rate}; `0.5` opens the circuit when half the calls in the window fail"),
-                        ))
+                        Err(arg.error(format!(
+                            "`failure_rate_threshold` must be in (0, 1], got {}; `0.5` opens the circuit when half the calls in the window fail",
+                            arg.written()
+                        )))
                     }
                 }),
                 "on" => {
                     args.on = errors.take(callable(&arg, "MyError::is_outage"));
-                    continue;
+                    return;
                 }
                 _ => {
                     args.name = errors.take(name(&arg));
-                    continue;
+                    return;
                 }
             };
             if let Some(setting) = errors.take(setting) {
                 args.settings.push(setting);
             }
-        }
+        });
         args
     }
 }

@@ -1,8 +1,7 @@
 use proc_macro2::{Span, TokenStream};
-use syn::spanned::Spanned;
 use syn::{Expr, Path};
 
-use super::{callable, well_formed};
+use super::callable;
 use crate::errors::Errors;
 
 pub(crate) enum Replacement {
@@ -25,39 +24,39 @@ impl FallbackArgs {
             replacement: None,
             on: None,
         };
-        for arg in super::parse(tokens.clone(), "fallback", KNOWN, errors) {
-            let replacement = match arg.key().as_str() {
-                "method" => match &arg.value {
-                    Expr::Path(path) if path.qself.is_none() => {
-                        Replacement::Method(path.path.clone())
-                    }
-                    other => {
-                        errors.at(
-                            other.span(),
-                            "expected a path to a function for `method`, e.g. `method = cached_price` or `method = Self::cached_price`",
-                        );
-                        continue;
-                    }
-                },
-                "value" => Replacement::Value(arg.value.clone()),
-                _ => {
-                    args.on = errors.take(callable(&arg, "MyError::is_outage"));
-                    continue;
-                }
-            };
-            if args.replacement.is_some() {
+        // The first of `method` and `value`, valid or not.
+        let mut given: Option<String> = None;
+        let recognised = super::parse(tokens, "fallback", KNOWN, errors, |arg, errors| {
+            let key = arg.key();
+            if key == "on" {
+                args.on = errors.take(callable(&arg, "MyError::is_outage"));
+                return;
+            }
+            if let Some(first) = &given {
                 errors.at(
                     arg.name.span(),
-                    "`#[fallback]` takes `method` or `value`, not both; remove one",
+                    format!("`#[fallback]` takes `method` or `value`, not both; remove `{first}` or `{key}`"),
                 );
-            } else {
-                args.replacement = Some(replacement);
+                return;
             }
-        }
-        if args.replacement.is_none() && well_formed(&tokens) {
+            given = Some(key);
+            args.replacement = match &arg.value {
+                Expr::Path(path) if arg.name == "method" && path.qself.is_none() => {
+                    Some(Replacement::Method(path.path.clone()))
+                }
+                _ if arg.name == "method" => {
+                    errors.push(arg.error(
+                        "expected a path to a function for `method`, e.g. `method = cached_price` or `method = Self::cached_price`; for a value, write `value = ...`",
+                    ));
+                    None
+                }
+                value => Some(Replacement::Value(value.clone())),
+            };
+        });
+        if given.is_none() && recognised {
             errors.at(
                 span,
-                "`#[fallback]` needs `method = path` or `value = expr`, e.g. `#[fallback(value = Vec::new())]`",
+                "`#[fallback]` needs `method = path` or `value = expr`, e.g. `#[fallback(method = cached_price)]` or `#[fallback(value = Vec::new())]`",
             );
         }
         args

@@ -17,8 +17,9 @@ pub(crate) use time_limiter::TimeLimiterArgs;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
-use syn::parse::{Parse, ParseStream, Parser};
-use syn::punctuated::Punctuated;
+use std::fmt::Display;
+
+use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Token, UnOp};
 
@@ -30,69 +31,167 @@ pub(crate) struct Arg {
     pub(crate) value: Expr,
 }
 
-impl Parse for Arg {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let name: Ident = input.parse()?;
-        if !input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                name.span(),
-                format!("expected `{name} = value`"),
-            ));
-        }
-        input.parse::<Token![=]>()?;
-        let value = input.parse()?;
-        Ok(Arg { name, value })
-    }
-}
-
 impl Arg {
     pub(crate) fn key(&self) -> String {
         self.name.to_string()
     }
+
+    /// The value as written, for a message: `-0.5`, `5_000`.
+    pub(crate) fn written(&self) -> String {
+        match literal(&self.value) {
+            Some((negative, lit)) => {
+                format!(
+                    "{}{}",
+                    if negative { "-" } else { "" },
+                    lit.to_token_stream()
+                )
+            }
+            None => self.value.to_token_stream().to_string(),
+        }
+    }
+
+    /// An error spanning the whole value (`-1` as well as `1`).
+    pub(crate) fn error(&self, message: impl Display) -> syn::Error {
+        syn::Error::new_spanned(&self.value, message)
+    }
 }
 
-/// The arguments of `#[attribute(...)]`, each known and given once; the
-/// others are reported.
+/// An example value for each argument, shown when one is missing.
+fn example(key: &str) -> &'static str {
+    match key {
+        "max_attempts" => "3",
+        "delay" => "\"200ms\"",
+        "backoff" => "2.0",
+        "max_delay" => "\"10s\"",
+        "jitter" => "0.2",
+        "on" => "MyError::is_transient",
+        "failure_threshold" => "5",
+        "recovery_timeout" => "\"30s\"",
+        "failure_rate_threshold" => "0.5",
+        "window_size" => "20",
+        "half_open_max_calls" => "1",
+        "max_tokens" => "100",
+        "refill_rate" => "50.0",
+        "max_wait" => "\"100ms\"",
+        "max_concurrent" => "10",
+        "timeout" => "\"3s\"",
+        "method" => "cached_price",
+        "value" => "Vec::new()",
+        _ => "\"inventory\"",
+    }
+}
+
+/// `name = value, ...`, keeping a bare `name` to report it with the others.
+fn syntax(input: ParseStream, known: &str) -> syn::Result<Vec<(Ident, Option<Expr>)>> {
+    let mut list = Vec::new();
+    while !input.is_empty() {
+        if !input.peek(Ident) {
+            return Err(input.error(format!(
+                "expected an argument `key = value`, where `key` is {known}"
+            )));
+        }
+        let name: Ident = input.parse()?;
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        list.push((name, value));
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    Ok(list)
+}
+
+/// Parses the arguments of `#[attribute(...)]` and hands each known one,
+/// given once and with a value, to `check`, in written order; the others are
+/// reported. Returns whether every argument was recognised: when one was not,
+/// its error is reported already and a missing required argument is not
+/// worth another.
 pub(crate) fn parse(
     tokens: TokenStream,
     attribute: &str,
     known: &[&str],
     errors: &mut Errors,
-) -> Vec<Arg> {
-    let Some(list) = errors.take(Punctuated::<Arg, Token![,]>::parse_terminated.parse2(tokens))
+    mut check: impl FnMut(Arg, &mut Errors),
+) -> bool {
+    let listed = one_of(known);
+    let Some(list) = errors.take((|input: ParseStream| syntax(input, &listed)).parse2(tokens))
     else {
-        return Vec::new();
+        return false;
     };
-    let mut args: Vec<Arg> = Vec::new();
-    for arg in list {
-        let key = arg.key();
+    let mut recognised = true;
+    let mut seen: Vec<Ident> = Vec::new();
+    for (name, value) in list {
+        let key = name.to_string();
         if !known.contains(&key.as_str()) {
-            let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+            recognised = false;
+            let suggestion = match closest(&key, known) {
+                Some(known) => format!("; did you mean `{known}`?"),
+                None => String::new(),
+            };
             errors.at(
-                arg.name.span(),
+                name.span(),
                 format!(
-                    "unknown argument `{key}` for `#[{attribute}]`; expected one of {}",
-                    expected.join(", ")
+                    "unknown argument `{key}` for `#[{attribute}]`; expected {listed}{suggestion}"
                 ),
             );
-        } else if args.iter().any(|seen| seen.name == arg.name) {
+        } else if seen.contains(&name) {
             errors.at(
-                arg.name.span(),
+                name.span(),
                 format!("duplicate argument `{key}`; give it once"),
             );
+        } else if let Some(value) = value {
+            seen.push(name.clone());
+            check(Arg { name, value }, errors);
         } else {
-            args.push(arg);
+            recognised = false;
+            seen.push(name.clone());
+            errors.at(
+                name.span(),
+                format!("`{key}` needs a value, e.g. `{key} = {}`", example(&key)),
+            );
         }
     }
-    args
+    recognised
 }
 
-/// Whether the list parses as `name = value, ...`; when it does not, its
-/// error is reported already and a missing argument is not worth another.
-pub(crate) fn well_formed(tokens: &TokenStream) -> bool {
-    Punctuated::<Arg, Token![,]>::parse_terminated
-        .parse2(tokens.clone())
-        .is_ok()
+/// "one of `a`, `b` or `c`".
+fn one_of(known: &[&str]) -> String {
+    let quoted: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("one of {} or {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => "no arguments".into(),
+    }
+}
+
+/// The known name a misspelt `key` most likely meant.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|known| (edit_distance(key, known), *known))
+        .filter(|(distance, known)| *distance <= (known.len().max(key.len()) / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Strips a literal out of a (possibly negated) expression.
@@ -116,34 +215,26 @@ fn literal(value: &Expr) -> Option<(bool, &Lit)> {
 pub(crate) fn whole_number(arg: &Arg, min: u64, max: u64) -> syn::Result<u64> {
     let key = arg.key();
     let wrong = || {
-        syn::Error::new(
-            arg.value.span(),
-            format!(
-                "expected a whole number for `{key}`, e.g. `{key} = {}`",
-                min.max(3)
-            ),
-        )
+        arg.error(format!(
+            "expected a whole number for `{key}`, e.g. `{key} = {}`",
+            example(&key)
+        ))
     };
     let Some((negative, Lit::Int(int))) = literal(&arg.value) else {
         return Err(wrong());
     };
     let value: u64 = int.base10_parse().map_err(|_| wrong())?;
     if negative || value < min {
-        let shown = if negative {
-            format!("-{value}")
-        } else {
-            value.to_string()
-        };
-        return Err(syn::Error::new(
-            arg.value.span(),
-            format!("`{key}` must be at least {min}, got {shown}"),
-        ));
+        return Err(arg.error(format!(
+            "`{key}` must be at least {min}, got {}",
+            arg.written()
+        )));
     }
     if value > max {
-        return Err(syn::Error::new(
-            arg.value.span(),
-            format!("`{key}` must be at most {max}, got {value}"),
-        ));
+        return Err(arg.error(format!(
+            "`{key}` must be at most {max}, got {}",
+            arg.written()
+        )));
     }
     Ok(value)
 }
@@ -158,10 +249,9 @@ pub(crate) fn number(arg: &Arg, example: &str) -> syn::Result<f64> {
     };
     match value {
         Ok((negative, v)) => Ok(if negative { -v } else { v }),
-        Err(_) => Err(syn::Error::new(
-            arg.value.span(),
-            format!("expected a number for `{key}`, e.g. `{key} = {example}`"),
-        )),
+        Err(_) => Err(arg.error(format!(
+            "expected a number for `{key}`, e.g. `{key} = {example}`"
+        ))),
     }
 }
 
@@ -180,12 +270,11 @@ pub(crate) fn duration(arg: &Arg) -> syn::Result<TokenStream> {
                 ),
             )),
         },
-        Some(_) => Err(syn::Error::new(
-            arg.value.span(),
-            format!(
-                "expected a duration for `{key}`: a string such as `\"200ms\"` or an expression of type `std::time::Duration`"
-            ),
-        )),
+        Some((false, Lit::Int(int))) => Err(unitless(arg, int.base10_digits())),
+        Some((false, Lit::Float(float))) => Err(unitless(arg, float.base10_digits())),
+        Some(_) => Err(arg.error(format!(
+            "expected a duration for `{key}`: a string such as `\"200ms\"` or an expression of type `std::time::Duration`"
+        ))),
         None => {
             let value = &arg.value;
             Ok(quote_spanned!(value.span()=> { let duration: ::core::time::Duration = #value; duration }))
@@ -193,16 +282,25 @@ pub(crate) fn duration(arg: &Arg) -> syn::Result<TokenStream> {
     }
 }
 
+/// A number given as a duration: ask for the unit.
+fn unitless(arg: &Arg, digits: &str) -> syn::Error {
+    let key = arg.key();
+    arg.error(format!(
+        "expected a duration for `{key}`, found a number; write it as a string with a unit, e.g. `{key} = \"{digits}ms\"` or `{key} = \"{digits}s\"`"
+    ))
+}
+
 /// A string literal naming a shared instance.
 pub(crate) fn name(arg: &Arg) -> syn::Result<LitStr> {
     match literal(&arg.value) {
         Some((false, Lit::Str(name))) if !name.value().trim().is_empty() => Ok(name.clone()),
         Some((false, Lit::Str(name))) => {
-            Err(syn::Error::new(name.span(), "`name` must not be empty"))
+            Err(syn::Error::new(
+                name.span(),
+                "`name` must not be empty; name the shared instance, e.g. `name = \"inventory\"`, or remove `name` to give this function its own",
+            ))
         }
-        _ => Err(syn::Error::new(
-            arg.value.span(),
-            "expected a string literal for `name`, e.g. `name = \"inventory\"`",
+        _ => Err(arg.error("expected a string literal for `name`, e.g. `name = \"inventory\"`",
         )),
     }
 }
@@ -211,10 +309,9 @@ pub(crate) fn name(arg: &Arg) -> syn::Result<LitStr> {
 pub(crate) fn callable(arg: &Arg, example: &str) -> syn::Result<Expr> {
     if literal(&arg.value).is_some() {
         let key = arg.key();
-        return Err(syn::Error::new(
-            arg.value.span(),
-            format!("expected a function or closure for `{key}`, e.g. `{key} = {example}`"),
-        ));
+        return Err(arg.error(format!(
+            "expected a function or closure for `{key}`, e.g. `{key} = {example}`"
+        )));
     }
     Ok(arg.value.clone())
 }

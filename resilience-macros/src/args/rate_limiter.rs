@@ -19,7 +19,7 @@ impl RateLimiterArgs {
             name: None,
             settings: Vec::new(),
         };
-        for arg in super::parse(tokens, "rate_limiter", KNOWN, errors) {
+        super::parse(tokens, "rate_limiter", KNOWN, errors, |arg, errors| {
             let span = arg.value.span();
             let setting = match arg.key().as_str() {
                 "max_tokens" => whole_number(&arg, 1, u64::from(u32::MAX)).map(|n| {
@@ -30,22 +30,22 @@ impl RateLimiterArgs {
                     if rate > 0.0 && rate.is_finite() {
                         Ok(("refill_rate", quote_spanned!(span=> #rate)))
                     } else {
-                        Err(syn::Error::new(
-                            span,
-                            format!("`refill_rate` must be a positive number of tokens per second, got {rate}"),
-                        ))
+                        Err(arg.error(format!(
+                            "`refill_rate` must be a positive number of tokens per second, got {}",
+                            arg.written()
+                        )))
                     }
                 }),
                 "max_wait" => duration(&arg).map(|d| ("max_wait", d)),
                 _ => {
                     args.name = errors.take(name(&arg));
-                    continue;
+                    return;
                 }
             };
             if let Some(setting) = errors.take(setting) {
                 args.settings.push(setting);
             }
-        }
+        });
         args
     }
 }

@@ -30,7 +30,7 @@ impl RetryArgs {
             on: None,
             settings: Vec::new(),
         };
-        for arg in super::parse(tokens, "retry", KNOWN, errors) {
+        super::parse(tokens, "retry", KNOWN, errors, |arg, errors| {
             match arg.key().as_str() {
                 "max_attempts" => {
                     if let Some(n) = errors.take(max_attempts(&arg)) {
@@ -65,7 +65,7 @@ impl RetryArgs {
                 "on" => args.on = errors.take(callable(&arg, "MyError::is_transient")),
                 _ => args.name = errors.take(name(&arg)),
             }
-        }
+        });
         args
     }
 }
@@ -73,10 +73,10 @@ impl RetryArgs {
 fn max_attempts(arg: &Arg) -> syn::Result<u64> {
     whole_number(arg, 1, u64::from(u32::MAX)).map_err(|error| {
         if error.to_string().contains("at least") {
-            syn::Error::new(
-                arg.value.span(),
-                "`max_attempts` must be at least 1: it counts the first call, so `max_attempts = 1` means no retry",
-            )
+            arg.error(format!(
+                "`max_attempts` must be at least 1, got {}; it counts the first call, so `max_attempts = 1` means a single call and no retry",
+                arg.written()
+            ))
         } else {
             error
         }
@@ -88,12 +88,10 @@ fn backoff(arg: &Arg) -> syn::Result<f64> {
     if factor > 0.0 && factor.is_finite() {
         Ok(factor)
     } else {
-        Err(syn::Error::new(
-            arg.value.span(),
-            format!(
-                "`backoff` must be a positive factor, got {factor}; `1.0` keeps the delay constant"
-            ),
-        ))
+        Err(arg.error(format!(
+            "`backoff` must be a positive factor, got {}; `1.0` keeps the delay constant",
+            arg.written()
+        )))
     }
 }
 
@@ -105,25 +103,23 @@ fn jitter(arg: &Arg) -> syn::Result<TokenStream> {
             "equal" => quote_spanned!(span=> Equal),
             "decorrelated" => quote_spanned!(span=> Decorrelated),
             other => {
-                return Err(syn::Error::new(
-                    span,
-                    format!("unknown jitter `\"{other}\"`; expected a fraction in [0, 1] or one of {JITTERS}"),
-                ))
+                return Err(arg.error(format!(
+                "unknown jitter `\"{other}\"`; expected a fraction in [0, 1] or one of {JITTERS}"
+            )))
             }
         };
         return Ok(quote_spanned!(span=> ::resilience_runtime::retry::Jitter::#variant));
     }
     let fraction = number(arg, "0.2").map_err(|_| {
-        syn::Error::new(
-            span,
-            format!("expected a fraction in [0, 1] for `jitter`, e.g. `jitter = 0.2`, or one of {JITTERS}"),
-        )
+        arg.error(format!(
+            "expected a fraction in [0, 1] for `jitter`, e.g. `jitter = 0.2`, or one of {JITTERS}"
+        ))
     })?;
     if !(0.0..=1.0).contains(&fraction) {
-        return Err(syn::Error::new(
-            span,
-            format!("`jitter` must be in [0, 1], got {fraction}; `0.2` moves each wait by up to 20% either way"),
-        ));
+        return Err(arg.error(format!(
+            "`jitter` must be in [0, 1], got {}; `0.2` moves each wait by up to 20% either way",
+            arg.written()
+        )));
     }
     Ok(quote_spanned!(span=> ::resilience_runtime::retry::Jitter::Fraction(#fraction)))
 }

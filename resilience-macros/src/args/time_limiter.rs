@@ -18,7 +18,7 @@ impl TimeLimiterArgs {
             settings: Vec::new(),
         };
         let mut has_timeout = false;
-        for arg in super::parse(tokens.clone(), "time_limiter", KNOWN, errors) {
+        let recognised = super::parse(tokens, "time_limiter", KNOWN, errors, |arg, errors| {
             if arg.name == "timeout" {
                 has_timeout = true;
                 if let Some(timeout) = errors.take(duration(&arg)) {
@@ -27,8 +27,8 @@ impl TimeLimiterArgs {
             } else {
                 args.name = errors.take(name(&arg));
             }
-        }
-        if !has_timeout && super::well_formed(&tokens) {
+        });
+        if !has_timeout && recognised {
             errors.at(
                 span,
                 "`#[time_limiter]` needs a `timeout`, e.g. `#[time_limiter(timeout = \"3s\")]`",

@@ -17,7 +17,7 @@ mod time_limiter;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{ItemFn, ReturnType, Type};
+use syn::{GenericArgument, ItemFn, PathArguments, ReturnType, Type};
 
 use crate::args::{
     BulkheadArgs, CircuitBreakerArgs, FallbackArgs, RateLimiterArgs, RetryArgs, TimeLimiterArgs,
@@ -83,8 +83,18 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         kind,
         span: Span::call_site(),
         args,
+        path: None,
     }];
     raw.extend(take_resilience_attributes(&mut function.attrs, &mut errors));
+    // The attributes taken off are never resolved by rustc; naming their paths
+    // keeps the user's imports of them from being reported as unused.
+    let uses = raw.iter().filter_map(|raw| raw.path.as_ref()).map(|path| {
+        syn::parse_quote_spanned!(Span::mixed_site()=> #[allow(unused_imports)] use #path as _;)
+    });
+    function
+        .block
+        .stmts
+        .splice(0..0, uses.collect::<Vec<syn::Stmt>>());
     let layers: Vec<(Layer, Span)> = raw
         .into_iter()
         .map(|raw| (parse(raw.kind, raw.args, raw.span, &mut errors), raw.span))
@@ -114,17 +124,13 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     let ReturnType::Type(_, result) = &function.sig.output else {
         unreachable!("check_signature reported a function without a return type")
     };
-    let rejecting = layers
-        .iter()
-        .find(|(layer, _)| layer.rejects())
-        .map(|(_, span)| *span);
     let f = Function {
         item: &function,
         is_async,
         result,
-        can_reject: rejecting.is_some(),
+        can_reject: layers.iter().any(|(layer, _)| layer.rejects()),
     };
-    let block = expand(&f, &layers, &call_args, rejecting);
+    let block = expand(&f, &layers, &call_args);
     match syn::parse2(block) {
         Ok(block) => {
             function.block = Box::new(block);
@@ -164,20 +170,26 @@ fn check_signature(function: &ItemFn, kind: Kind, errors: &mut Errors) {
                 kind.attribute()
             ),
         ),
-        ReturnType::Type(_, ty) if mentions_impl(ty.to_token_stream()) => errors.at(
-            ty.span(),
-            "resilience attributes cannot name a return type that contains `impl Trait`; use a concrete type or a `Box<dyn Trait>`",
-        ),
-        ReturnType::Type(..) => {}
+        ReturnType::Type(_, ty) => {
+            if let Some(found) = plainly_not_a_result(ty) {
+                errors.push(syn::Error::new_spanned(
+                    ty,
+                    format!(
+                        "`#[{}]` needs a function that returns `Result<T, E>`, found `{found}`; return a `Result` whose error type says what failed",
+                        kind.attribute()
+                    ),
+                ));
+            } else if let Some(opaque) = impl_trait(ty) {
+                errors.push(syn::Error::new_spanned(
+                    opaque,
+                    format!(
+                        "`#[{}]` cannot wrap a function whose return type contains `impl Trait`; name a concrete type or use `Box<dyn Trait>`",
+                        kind.attribute()
+                    ),
+                ));
+            }
+        }
     }
-}
-
-fn mentions_impl(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|token| match token {
-        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
-        proc_macro2::TokenTree::Group(group) => mentions_impl(group.stream()),
-        _ => false,
-    })
 }
 
 impl Layer {
@@ -203,13 +215,9 @@ impl Layer {
     }
 }
 
-fn expand(
-    f: &Function,
-    layers: &[(Layer, Span)],
-    call_args: &[TokenStream],
-    rejecting: Option<Span>,
-) -> TokenStream {
+fn expand(f: &Function, layers: &[(Layer, Span)], call_args: &[TokenStream]) -> TokenStream {
     let p = private();
+    let result = f.result;
     let retried = layers
         .iter()
         .any(|(layer, _)| matches!(layer, Layer::Retry(_)));
@@ -219,18 +227,87 @@ fn expand(
     } else {
         quote!(::core::convert::Infallible)
     };
-    let mut inner =
-        quote_spanned!(Span::mixed_site()=> #p::outcome::<_, _, #rejection>(#call_body));
+    let mut inner = quote_spanned!(site(result.span())=> #p::outcome::<_, #rejection>(#call_body));
     for (layer, span) in layers.iter().rev() {
         inner = layer.wrap(f, *span, inner, call_args);
     }
-    let finish = match rejecting {
-        Some(span) => quote_spanned!(site(span)=> #p::finish(outcome)),
-        None => quote_spanned!(Span::mixed_site()=> #p::finish_plain(outcome)),
+    // A missing `From<resilience_runtime::Error>` is reported at the error type.
+    let finish = if f.can_reject {
+        quote_spanned!(site(error_type(result).span())=> #p::finish::<#result>(outcome))
+    } else {
+        quote_spanned!(site(result.span())=> #p::finish_plain::<#result>(outcome))
     };
     quote_spanned!(Span::mixed_site()=> {
         #define_body
         let outcome = #inner;
         #finish
     })
+}
+
+/// The `E` of a return type written `Result<T, E>`, else the whole type.
+fn error_type(result: &Type) -> &Type {
+    if let Type::Path(path) = result {
+        if let Some(PathArguments::AngleBracketed(args)) =
+            path.path.segments.last().map(|s| &s.arguments)
+        {
+            if let Some(GenericArgument::Type(error)) = args.args.iter().nth(1) {
+                return error;
+            }
+        }
+    }
+    result
+}
+
+/// The type as written when it cannot be a `Result` (an alias of one, which
+/// only type checking can tell, passes).
+fn plainly_not_a_result(ty: &Type) -> Option<String> {
+    const NOT_RESULTS: &[&str] = &[
+        "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32",
+        "i64", "i128", "isize", "f32", "f64", "String", "Vec", "Option", "Box",
+    ];
+    let plain = match ty {
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| NOT_RESULTS.iter().any(|name| last.ident == name)),
+        Type::Tuple(_) | Type::Reference(_) | Type::Slice(_) | Type::Array(_) | Type::Never(_) => {
+            true
+        }
+        _ => false,
+    };
+    plain.then(|| {
+        ty.to_token_stream()
+            .to_string()
+            .replace(" < ", "<")
+            .replace(" >", ">")
+    })
+}
+
+/// The first `impl Trait` inside a type.
+fn impl_trait(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::ImplTrait(_) => Some(ty),
+        Type::Path(path) => {
+            path.path
+                .segments
+                .iter()
+                .find_map(|segment| match &segment.arguments {
+                    PathArguments::AngleBracketed(args) => {
+                        args.args.iter().find_map(|arg| match arg {
+                            GenericArgument::Type(ty) => impl_trait(ty),
+                            _ => None,
+                        })
+                    }
+                    _ => None,
+                })
+        }
+        Type::Reference(reference) => impl_trait(&reference.elem),
+        Type::Paren(paren) => impl_trait(&paren.elem),
+        Type::Group(group) => impl_trait(&group.elem),
+        Type::Slice(slice) => impl_trait(&slice.elem),
+        Type::Array(array) => impl_trait(&array.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().find_map(impl_trait),
+        _ => None,
+    }
 }

@@ -45,26 +45,28 @@ pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStrea
     } else {
         quote_spanned!(at=> #p::sleep_blocking(wait))
     };
+    // The failed outcome goes out of scope before the wait, so the future
+    // holds no error across the sleep.
     quote_spanned!(at=> {
         let retry: &::resilience_runtime::Retry = #retry;
         let mut attempts = retry.attempts();
         loop {
-            let outcome = #inner;
-            let retryable = match &outcome {
-                #p::Outcome::Ok(_) => false,
-                #p::Outcome::Err(error) => #retry_error,
-                #p::Outcome::Rejected(rejection) => #retry_rejection,
-            };
-            if !retryable {
-                break outcome;
-            }
-            match attempts.next_wait(#at_least) {
-                ::core::option::Option::Some(wait) => {
-                    ::core::mem::drop(outcome);
-                    #sleep;
+            let wait = {
+                let outcome = #inner;
+                let retryable = match &outcome {
+                    #p::Outcome::Ok(_) => false,
+                    #p::Outcome::Err(error) => #retry_error,
+                    #p::Outcome::Rejected(rejection) => #retry_rejection,
+                };
+                if !retryable {
+                    break outcome;
                 }
-                ::core::option::Option::None => break outcome,
-            }
+                match attempts.next_wait(#at_least) {
+                    ::core::option::Option::Some(wait) => wait,
+                    ::core::option::Option::None => break outcome,
+                }
+            };
+            #sleep;
         }
     })
 }

@@ -58,7 +58,7 @@ impl Phase {
 pub struct CircuitBreakerMetrics {
     /// The state when the snapshot was taken.
     pub state: CircuitState,
-    /// Calls that succeeded, or failed with an error the breaker ignores.
+    /// Calls that succeeded.
     pub successful_calls: u64,
     /// Calls that failed.
     pub failed_calls: u64,

@@ -221,7 +221,8 @@ pub struct Attempts<'a> {
 impl Attempts<'_> {
     /// Records a failed attempt that should be retried. Returns the wait
     /// before the next attempt, or `None` once `max_attempts` are used up.
-    /// `at_least` raises the wait (to honour a rate limiter's `retry_after`).
+    /// `at_least` raises the wait (to honour a rate limiter's `retry_after`),
+    /// never above `max_delay`.
     pub fn next_wait(&mut self, at_least: Option<Duration>) -> Option<Duration> {
         self.made += 1;
         let retry = self.retry;
@@ -240,7 +241,11 @@ impl Attempts<'_> {
             crate::rng::unit(),
         );
         self.previous = drawn;
-        let wait = at_least.map_or(drawn, |floor| drawn.max(floor));
+        let floored = at_least.map_or(drawn, |floor| drawn.max(floor));
+        let wait = retry
+            .config
+            .max_delay
+            .map_or(floored, |cap| floored.min(cap));
         retry.retries.fetch_add(1, Ordering::Relaxed);
         emit(Event::RetryScheduled {
             name: &retry.name,

@@ -1,0 +1,6 @@
+use resilience_runtime::retry;
+
+#[retry]
+fn fetch() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use resilience_runtime::retry;
+
+#[retry]
+struct Client;
+
+fn main() {}
