@@ -34,8 +34,9 @@
 //! pass a three-way outcome (value, the function's error, a policy's
 //! rejection), so that, for example, a circuit breaker never counts an inner
 //! bulkhead's rejection as a failure of the call. Each call site resolves its
-//! policy instance once and keeps it in a `static`; after that, a call takes
-//! no lock and allocates nothing on the success path.
+//! policy instance once and keeps it in a `static`; after that, the policies
+//! take no lock and allocate nothing on the success path (a time limiter's
+//! deadline is a tokio timer, registered as `tokio::time::timeout` does).
 //!
 //! Async functions wait and time out with `tokio::time`, so they need a tokio
 //! runtime with the time driver enabled, and tests on a paused clock are exact.

@@ -1,9 +1,9 @@
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::quote;
 
-use super::handle::handle;
-use super::{private, site, Function};
-use crate::args::{self, BulkheadArgs};
+use super::handle::{admitted, instance};
+use super::Function;
+use crate::args::BulkheadArgs;
 
 /// Holds a slot (waiting up to `max_wait`) while the layers below run; the
 /// slot is returned when the permit drops, also on panic or cancellation.
@@ -13,33 +13,13 @@ pub(crate) fn wrap(
     span: Span,
     inner: TokenStream,
 ) -> TokenStream {
-    let p = private();
-    let config = args::config(
-        quote!(::resilience_runtime::bulkhead::BulkheadConfig),
-        &args.settings,
-    );
-    let bulkhead = handle(
+    let bulkhead = instance(
         quote!(::resilience_runtime::Bulkhead),
+        quote!(::resilience_runtime::bulkhead::BulkheadConfig),
         args.name.as_ref(),
-        config,
+        &args.settings,
         f,
         span,
     );
-    let at = site(span);
-    let acquire = if f.is_async {
-        quote_spanned!(at=> bulkhead.acquire().await)
-    } else {
-        quote_spanned!(at=> bulkhead.acquire_blocking())
-    };
-    quote_spanned!(at=> {
-        let bulkhead: &::resilience_runtime::Bulkhead = #bulkhead;
-        match #acquire {
-            ::core::result::Result::Err(rejection) => #p::Outcome::Rejected(rejection),
-            ::core::result::Result::Ok(permit) => {
-                let outcome = #inner;
-                ::core::mem::drop(permit);
-                outcome
-            }
-        }
-    })
+    admitted(bulkhead, f, span, inner)
 }

@@ -2,9 +2,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::handle::handle;
+use super::handle::instance;
 use super::{private, site, Function};
-use crate::args::{self, CircuitBreakerArgs};
+use crate::args::CircuitBreakerArgs;
 
 /// Asks the breaker before running the layers below, then records their
 /// outcome: a success, a failure (an error `on` accepts, or a timeout), or
@@ -17,14 +17,11 @@ pub(crate) fn wrap(
 ) -> TokenStream {
     let p = private();
     let result = f.result;
-    let config = args::config(
-        quote!(::resilience_runtime::circuit_breaker::CircuitBreakerConfig),
-        &args.settings,
-    );
-    let breaker = handle(
+    let breaker = instance(
         quote!(::resilience_runtime::CircuitBreaker),
+        quote!(::resilience_runtime::circuit_breaker::CircuitBreakerConfig),
         args.name.as_ref(),
-        config,
+        &args.settings,
         f,
         span,
     );

@@ -2,9 +2,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::handle::handle;
+use super::handle::instance;
 use super::{private, site, Function};
-use crate::args::{self, RetryArgs};
+use crate::args::RetryArgs;
 
 /// A loop around the layers below: an attempt's outcome is retried when it is
 /// an error `on` accepts (every error without `on`), after the backoff wait,
@@ -12,14 +12,11 @@ use crate::args::{self, RetryArgs};
 pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStream) -> TokenStream {
     let p = private();
     let result = f.result;
-    let config = args::config(
-        quote!(::resilience_runtime::retry::RetryConfig),
-        &args.settings,
-    );
-    let retry = handle(
+    let retry = instance(
         quote!(::resilience_runtime::Retry),
+        quote!(::resilience_runtime::retry::RetryConfig),
         args.name.as_ref(),
-        config,
+        &args.settings,
         f,
         span,
     );

@@ -1,9 +1,9 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 
-use super::handle::handle;
+use super::handle::instance;
 use super::{private, site, Function};
-use crate::args::{self, TimeLimiterArgs};
+use crate::args::TimeLimiterArgs;
 
 /// Runs the layers below under a deadline; on timeout their future is dropped.
 pub(crate) fn wrap(
@@ -13,14 +13,11 @@ pub(crate) fn wrap(
     inner: TokenStream,
 ) -> TokenStream {
     let p = private();
-    let config = args::config(
-        quote!(::resilience_runtime::time_limiter::TimeLimiterConfig),
-        &args.settings,
-    );
-    let limiter = handle(
+    let limiter = instance(
         quote!(::resilience_runtime::TimeLimiter),
+        quote!(::resilience_runtime::time_limiter::TimeLimiterConfig),
         args.name.as_ref(),
-        config,
+        &args.settings,
         f,
         span,
     );
