@@ -117,7 +117,7 @@ fn a_window_filled_by_a_success_at_the_threshold_trips_on_the_next_failure() {
         assert_eq!(rate_threshold(fail).is_ok(), !fail);
     }
     let metrics = registry().circuit_breaker("cb-rate-threshold").metrics();
-    assert_eq!((metrics.window_calls, metrics.window_failures), (4, 2));
+    assert_eq!((metrics.window_calls, metrics.window_failed_calls), (4, 2));
     assert_eq!(metrics.state, CircuitState::Closed, "judged on a success");
 
     // It replaces the oldest failure: still 2 of 4, now judged.

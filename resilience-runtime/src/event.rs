@@ -66,55 +66,88 @@ pub enum Event<'a> {
     ConfigConflict(&'a Conflict),
 }
 
-type Listener = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
-type Listeners = Vec<(ListenerId, Listener)>;
-
-/// Identifies a listener registered with
-/// [`Registry::on_event`](crate::Registry::on_event), to remove it later.
+/// Identifies a registered listener, to remove it later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
 
-static ANY_LISTENER: AtomicBool = AtomicBool::new(false);
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-// Copied on write, so that emitting clones one `Arc` and calls every listener
-// with no lock held.
-static LISTENERS: RwLock<Option<Arc<Listeners>>> = RwLock::new(None);
 
-fn change(edit: impl FnOnce(&mut Listeners)) {
-    let mut listeners = LISTENERS.write().unwrap_or_else(PoisonError::into_inner);
-    let mut list = listeners.as_deref().cloned().unwrap_or_default();
-    edit(&mut list);
-    ANY_LISTENER.store(!list.is_empty(), Ordering::Release);
-    *listeners = Some(Arc::new(list));
+type Registered<F> = Vec<(ListenerId, Arc<F>)>;
+
+/// Listeners, copied on write: notifying clones one `Arc` and calls every
+/// listener with no lock held, so a listener may register or remove
+/// listeners, or call back into the policy that notified it.
+pub(crate) struct Listeners<F: ?Sized> {
+    any: AtomicBool,
+    list: RwLock<Option<Arc<Registered<F>>>>,
 }
 
-pub(crate) fn subscribe(listener: Listener) -> ListenerId {
-    let id = ListenerId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
-    change(|list| list.push((id, listener)));
-    id
+impl<F: ?Sized> Listeners<F> {
+    pub(crate) const fn new() -> Self {
+        Listeners {
+            any: AtomicBool::new(false),
+            list: RwLock::new(None),
+        }
+    }
+
+    pub(crate) fn add(&self, listener: Arc<F>) -> ListenerId {
+        let id = ListenerId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        self.change(|list| list.push((id, listener)));
+        id
+    }
+
+    pub(crate) fn remove(&self, id: ListenerId) -> bool {
+        let mut found = false;
+        self.change(|list| {
+            let before = list.len();
+            list.retain(|(listener, _)| *listener != id);
+            found = list.len() != before;
+        });
+        found
+    }
+
+    /// Whether anyone listens; one atomic load, so that nobody pays for events
+    /// while nobody listens.
+    pub(crate) fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn notify(&self, mut call: impl FnMut(&F)) {
+        if !self.any() {
+            return;
+        }
+        let list = self
+            .list
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for (_, listener) in list.iter().flat_map(|list| list.iter()) {
+            call(listener);
+        }
+    }
+
+    fn change(&self, edit: impl FnOnce(&mut Registered<F>)) {
+        let mut guard = self.list.write().unwrap_or_else(PoisonError::into_inner);
+        let mut list = guard.as_deref().cloned().unwrap_or_default();
+        edit(&mut list);
+        self.any.store(!list.is_empty(), Ordering::Release);
+        *guard = Some(Arc::new(list));
+    }
+}
+
+pub(crate) type Listener = dyn Fn(&Event<'_>) + Send + Sync;
+
+static LISTENERS: Listeners<Listener> = Listeners::new();
+
+pub(crate) fn subscribe(listener: Arc<Listener>) -> ListenerId {
+    LISTENERS.add(listener)
 }
 
 pub(crate) fn unsubscribe(id: ListenerId) -> bool {
-    let mut found = false;
-    change(|list| {
-        let before = list.len();
-        list.retain(|(listener, _)| *listener != id);
-        found = list.len() != before;
-    });
-    found
+    LISTENERS.remove(id)
 }
 
-/// Reports `event` to every listener, each called outside the lock so that a
-/// listener may itself register listeners or read any policy.
+/// Reports `event` to every registry listener.
 pub(crate) fn emit(event: Event<'_>) {
-    if !ANY_LISTENER.load(Ordering::Acquire) {
-        return;
-    }
-    let listeners = LISTENERS
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    for (_, listener) in listeners.iter().flat_map(|list| list.iter()) {
-        listener(&event);
-    }
+    LISTENERS.notify(|listener| listener(&event));
 }

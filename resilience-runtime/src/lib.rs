@@ -57,6 +57,7 @@ mod registry;
 pub mod retry;
 mod rng;
 mod stats;
+mod sync;
 pub mod time_limiter;
 
 #[doc(hidden)]

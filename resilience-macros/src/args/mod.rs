@@ -282,6 +282,15 @@ pub(crate) fn duration(arg: &Arg) -> syn::Result<TokenStream> {
     }
 }
 
+/// The length of a duration given as a string literal, in nanoseconds; `None`
+/// for an expression (or an invalid string, reported by [`duration`]).
+pub(crate) fn literal_nanos(arg: &Arg) -> Option<u64> {
+    match literal(&arg.value) {
+        Some((false, Lit::Str(text))) => duration::parse(&text.value()).ok(),
+        _ => None,
+    }
+}
+
 /// A number given as a duration: ask for the unit.
 fn unitless(arg: &Arg, digits: &str) -> syn::Error {
     let key = arg.key();

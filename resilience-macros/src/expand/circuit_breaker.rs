@@ -7,8 +7,9 @@ use super::{private, site, Function};
 use crate::args::CircuitBreakerArgs;
 
 /// Asks the breaker before running the layers below, then records their
-/// outcome: a success, a failure (an error `on` accepts, or a timeout), or
-/// nothing at all (an ignored error, or another policy's rejection).
+/// outcome: a success, a failure (an error `on` accepts, or a timeout), an
+/// ignored error (one `on` turns down), or nothing at all (another policy's
+/// rejection).
 pub(crate) fn wrap(
     args: &CircuitBreakerArgs,
     f: &Function,
@@ -34,7 +35,7 @@ pub(crate) fn wrap(
         Some(on) => {
             let on_at = site(on.span());
             (
-                quote_spanned!(on_at=> if (#on)(error) { permit.failure() }),
+                quote_spanned!(on_at=> if (#on)(error) { permit.failure() } else { permit.ignore() }),
                 quote_spanned!(on_at=>
                     if rejection.is_timeout()
                         && (#on)(&#p::user_error::<#result>(::core::clone::Clone::clone(rejection)))

@@ -9,11 +9,18 @@ use crate::config::{check, ConfigError};
 /// use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
 /// use std::time::Duration;
 ///
-/// // Trip when half of the last 20 calls failed; probe again after 10 s.
+/// // Trip when half the calls of the last minute failed, or when 80% of them
+/// // took over 2 s, once at least 20 calls were seen; probe again after 10 s,
+/// // then after 20 s, 40 s, ... up to 5 minutes while probes keep failing.
 /// let config = CircuitBreakerConfig::default()
 ///     .failure_rate_threshold(0.5)
-///     .window_size(20)
-///     .recovery_timeout(Duration::from_secs(10));
+///     .window_duration(Duration::from_secs(60))
+///     .minimum_calls(20)
+///     .slow_call_duration(Duration::from_secs(2))
+///     .slow_call_rate_threshold(0.8)
+///     .recovery_timeout(Duration::from_secs(10))
+///     .recovery_backoff(2.0)
+///     .max_recovery_timeout(Duration::from_secs(300));
 /// assert!(config.validate().is_ok());
 /// ```
 #[non_exhaustive]
@@ -23,15 +30,34 @@ pub struct CircuitBreakerConfig {
     pub failure_threshold: u32,
     /// How long the circuit stays open before it admits probes. Default 30 s.
     pub recovery_timeout: Duration,
-    /// When set, the circuit opens on the failure rate over the last
-    /// `window_size` calls instead of on consecutive failures; judged only once
-    /// the window is full, when a failure is recorded. Default none.
+    /// When set, the circuit opens on the failure rate over the window instead
+    /// of on consecutive failures; judged when a failure is recorded, once
+    /// `minimum_calls` are in the window. Default none.
     pub failure_rate_threshold: Option<f64>,
-    /// Calls in the failure-rate window. Default 10.
+    /// Calls in the count window. Default 10.
     pub window_size: u32,
+    /// When set, the window holds the calls of this last stretch of time
+    /// instead of the last `window_size` calls. Default none.
+    pub window_duration: Option<Duration>,
+    /// Calls the window must hold before a rate is judged. Default: `window_size`
+    /// for the count window (it must be full), 10 for the time window.
+    pub minimum_calls: Option<u32>,
+    /// When set, a call that takes longer counts as slow, whatever its outcome. Default none.
+    pub slow_call_duration: Option<Duration>,
+    /// The share of slow calls in the window that opens the circuit, judged when
+    /// a slow call is recorded. Default 1.0.
+    pub slow_call_rate_threshold: f64,
     /// Probe calls admitted while half-open; that many successes close the
     /// circuit and any failure reopens it. Default 1.
     pub half_open_max_calls: u32,
+    /// The factor the open time grows by each time the probes fail again in a
+    /// row; a close resets it. Default 1.0.
+    pub recovery_backoff: f64,
+    /// The longest open time `recovery_backoff` can grow to. Default none.
+    pub max_recovery_timeout: Option<Duration>,
+    /// How long the probes may take in all; after that the circuit reopens
+    /// instead of waiting for them. Default none.
+    pub half_open_max_wait: Option<Duration>,
 }
 
 impl Default for CircuitBreakerConfig {
@@ -41,36 +67,61 @@ impl Default for CircuitBreakerConfig {
             recovery_timeout: Duration::from_secs(30),
             failure_rate_threshold: None,
             window_size: 10,
+            window_duration: None,
+            minimum_calls: None,
+            slow_call_duration: None,
+            slow_call_rate_threshold: 1.0,
             half_open_max_calls: 1,
+            recovery_backoff: 1.0,
+            max_recovery_timeout: None,
+            half_open_max_wait: None,
         }
     }
 }
 
+macro_rules! setters {
+    ($($field:ident: $ty:ty => $value:expr;)*) => {
+        impl CircuitBreakerConfig {
+            $(
+                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                pub fn $field(mut self, value: $ty) -> Self {
+                    self.$field = $value(value);
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    failure_threshold: u32 => std::convert::identity;
+    recovery_timeout: Duration => std::convert::identity;
+    failure_rate_threshold: f64 => Some;
+    window_size: u32 => std::convert::identity;
+    window_duration: Duration => Some;
+    minimum_calls: u32 => Some;
+    slow_call_duration: Duration => Some;
+    slow_call_rate_threshold: f64 => std::convert::identity;
+    half_open_max_calls: u32 => std::convert::identity;
+    recovery_backoff: f64 => std::convert::identity;
+    max_recovery_timeout: Duration => Some;
+    half_open_max_wait: Duration => Some;
+}
+
 impl CircuitBreakerConfig {
-    /// Sets [`failure_threshold`](Self::failure_threshold).
-    pub fn failure_threshold(mut self, n: u32) -> Self {
-        self.failure_threshold = n;
-        self
+    /// Whether the breaker keeps a window of outcomes (for a failure rate or slow calls).
+    pub(crate) fn has_window(&self) -> bool {
+        self.failure_rate_threshold.is_some() || self.slow_call_duration.is_some()
     }
-    /// Sets [`recovery_timeout`](Self::recovery_timeout).
-    pub fn recovery_timeout(mut self, timeout: Duration) -> Self {
-        self.recovery_timeout = timeout;
-        self
-    }
-    /// Sets [`failure_rate_threshold`](Self::failure_rate_threshold).
-    pub fn failure_rate_threshold(mut self, rate: f64) -> Self {
-        self.failure_rate_threshold = Some(rate);
-        self
-    }
-    /// Sets [`window_size`](Self::window_size).
-    pub fn window_size(mut self, calls: u32) -> Self {
-        self.window_size = calls;
-        self
-    }
-    /// Sets [`half_open_max_calls`](Self::half_open_max_calls).
-    pub fn half_open_max_calls(mut self, calls: u32) -> Self {
-        self.half_open_max_calls = calls;
-        self
+
+    /// Calls the window must hold before a rate is judged.
+    pub(crate) fn judged_from(&self) -> u32 {
+        self.minimum_calls
+            .unwrap_or(if self.window_duration.is_some() {
+                10
+            } else {
+                self.window_size
+            })
     }
 
     /// Checks every setting, naming the first one at fault.
@@ -85,14 +136,38 @@ impl CircuitBreakerConfig {
                 )
             },
         )?;
-        if let Some(rate) = self.failure_rate_threshold {
-            check(rate > 0.0 && rate <= 1.0, "failure_rate_threshold", || {
+        let fraction = |key, rate: f64| {
+            check(rate > 0.0 && rate <= 1.0, key, || {
                 format!("must be in (0, 1], got {rate}")
-            })?;
+            })
+        };
+        if let Some(rate) = self.failure_rate_threshold {
+            fraction("failure_rate_threshold", rate)?;
         }
+        fraction("slow_call_rate_threshold", self.slow_call_rate_threshold)?;
         check(self.window_size >= 1, "window_size", || {
             "must be at least 1".into()
         })?;
+        if let Some(duration) = self.window_duration {
+            check(!duration.is_zero(), "window_duration", || {
+                "must be longer than zero".into()
+            })?;
+        }
+        if let Some(minimum) = self.minimum_calls {
+            check(minimum >= 1, "minimum_calls", || {
+                "must be at least 1".into()
+            })?;
+            check(
+                self.window_duration.is_some() || minimum <= self.window_size,
+                "minimum_calls",
+                || {
+                    format!(
+                        "must be at most `window_size` ({}), got {minimum}",
+                        self.window_size
+                    )
+                },
+            )?;
+        }
         check(
             (1..=MAX_HALF_OPEN_CALLS).contains(&self.half_open_max_calls),
             "half_open_max_calls",
@@ -102,6 +177,30 @@ impl CircuitBreakerConfig {
                     self.half_open_max_calls
                 )
             },
-        )
+        )?;
+        check(
+            self.recovery_backoff.is_finite() && self.recovery_backoff >= 1.0,
+            "recovery_backoff",
+            || {
+                format!(
+                    "must be a factor of at least 1.0, got {}",
+                    self.recovery_backoff
+                )
+            },
+        )?;
+        if let Some(max) = self.max_recovery_timeout {
+            check(max >= self.recovery_timeout, "max_recovery_timeout", || {
+                format!(
+                    "must be at least `recovery_timeout` ({:?}), got {max:?}",
+                    self.recovery_timeout
+                )
+            })?;
+        }
+        if let Some(wait) = self.half_open_max_wait {
+            check(!wait.is_zero(), "half_open_max_wait", || {
+                "must be longer than zero".into()
+            })?;
+        }
+        Ok(())
     }
 }

@@ -1,22 +1,25 @@
 //! Circuit breaker: stops calling a failing dependency so that it can recover.
 
 mod config;
+mod events;
+mod machine;
 mod window;
 mod word;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::CircuitBreakerConfig;
-use window::CountWindow;
-use word::{Phase, Word};
+pub use events::CircuitBreakerEvent;
+use machine::{Machine, Now, Pass, Timing, Transition};
+use window::{CountWindow, Outcome, Tally, TimeWindow, Window};
+use word::Phase;
 
 use crate::clock::{saturating_nanos, Epoch};
 use crate::config::ConfigError;
-use crate::event::{emit, Event};
+use crate::event::{emit, Event, ListenerId, Listeners};
 use crate::stats::Counter;
 use crate::Error;
 
@@ -26,10 +29,17 @@ use crate::Error;
 pub enum CircuitState {
     /// Calls pass and their outcomes are counted.
     Closed,
-    /// Calls are rejected with [`Error::CircuitOpen`] until `recovery_timeout` has passed.
+    /// Calls are rejected with [`Error::CircuitOpen`] until the open time has passed.
     Open,
     /// A limited number of probe calls pass; their outcomes close or reopen the circuit.
     HalfOpen,
+    /// Set by [`CircuitBreaker::force_open`]: every call is rejected until another manual state.
+    ForcedOpen,
+    /// Set by [`CircuitBreaker::disable`]: every call passes and nothing is recorded.
+    Disabled,
+    /// Set by [`CircuitBreaker::metrics_only`]: every call passes; metrics and
+    /// events are recorded, but the state never changes by itself.
+    MetricsOnly,
 }
 
 impl fmt::Display for CircuitState {
@@ -38,6 +48,9 @@ impl fmt::Display for CircuitState {
             CircuitState::Closed => "CLOSED",
             CircuitState::Open => "OPEN",
             CircuitState::HalfOpen => "HALF_OPEN",
+            CircuitState::ForcedOpen => "FORCED_OPEN",
+            CircuitState::Disabled => "DISABLED",
+            CircuitState::MetricsOnly => "METRICS_ONLY",
         })
     }
 }
@@ -48,6 +61,9 @@ impl Phase {
             Phase::Closed { .. } => CircuitState::Closed,
             Phase::Open => CircuitState::Open,
             Phase::HalfOpen { .. } => CircuitState::HalfOpen,
+            Phase::ForcedOpen => CircuitState::ForcedOpen,
+            Phase::Disabled => CircuitState::Disabled,
+            Phase::MetricsOnly => CircuitState::MetricsOnly,
         }
     }
 }
@@ -58,25 +74,44 @@ impl Phase {
 pub struct CircuitBreakerMetrics {
     /// The state when the snapshot was taken.
     pub state: CircuitState,
-    /// Calls that succeeded.
+    /// The share of failed calls in the window; `None` without a window or
+    /// before it holds `minimum_calls`.
+    pub failure_rate: Option<f64>,
+    /// The share of slow calls in the window, likewise.
+    pub slow_call_rate: Option<f64>,
+    /// Calls in the window (zero without one).
+    pub window_calls: u32,
+    /// Failed calls in the window.
+    pub window_failed_calls: u32,
+    /// Successful calls in the window.
+    pub window_successful_calls: u32,
+    /// Slow calls in the window.
+    pub window_slow_calls: u32,
+    /// Calls that succeeded, since creation or the last reset.
     pub successful_calls: u64,
     /// Calls that failed.
     pub failed_calls: u64,
-    /// Calls rejected because the circuit was open or its probe slots taken.
+    /// Calls, successful or failed, that took longer than `slow_call_duration`.
+    pub slow_calls: u64,
+    /// Calls that ended with an error `on` does not count.
+    pub ignored_calls: u64,
+    /// Calls refused by an open, forced-open or probe-saturated circuit.
     pub not_permitted_calls: u64,
-    /// Failed calls among those in the rate window (rate mode only).
-    pub window_failures: u32,
-    /// Calls in the rate window (rate mode only).
-    pub window_calls: u32,
 }
+
+type EventListener = dyn Fn(&CircuitBreakerEvent) + Send + Sync;
 
 /// A circuit breaker; lock-free, shared by every function naming it.
 ///
 /// In the default consecutive mode, `failure_threshold` failures in a row open
-/// it. With `failure_rate_threshold`, it opens when that share of the last
-/// `window_size` calls failed. After `recovery_timeout` it turns half-open on
-/// the next call or state read, admits `half_open_max_calls` probes, closes
-/// after that many successes and reopens on any failure.
+/// it. With `failure_rate_threshold`, it opens when that share of the calls in
+/// its window failed (the last `window_size` calls, or those of the last
+/// `window_duration`), once the window holds `minimum_calls`. With
+/// `slow_call_duration`, it also opens when the share of slow calls reaches
+/// `slow_call_rate_threshold`. After the open time it turns half-open on the
+/// next call or state read, admits `half_open_max_calls` probes, closes after
+/// that many successes and reopens on any failure, for longer each time by
+/// `recovery_backoff`.
 ///
 /// ```
 /// use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
@@ -87,19 +122,27 @@ pub struct CircuitBreakerMetrics {
 /// breaker.try_acquire().unwrap().failure();
 /// assert_eq!(breaker.state(), CircuitState::Open);
 /// assert!(matches!(breaker.try_acquire(), Err(Error::CircuitOpen { .. })));
+///
+/// breaker.reset();
+/// assert_eq!(breaker.state(), CircuitState::Closed);
+/// assert_eq!(breaker.metrics().failed_calls, 0);
 /// ```
 pub struct CircuitBreaker {
-    word: AtomicU64,
-    /// When the current OPEN state began, in nanoseconds of `clock`.
-    opened_at: AtomicU64,
+    machine: Machine,
+    /// Two windows, so that a close starts a fresh one while late results of
+    /// the state that ended still land in the old one.
+    windows: Option<[Window; 2]>,
+    clock: Epoch,
+    slow_nanos: Option<u64>,
+    judged_from: u32,
     name: Arc<str>,
     config: CircuitBreakerConfig,
-    recovery_nanos: u64,
-    clock: Epoch,
-    window: Option<CountWindow>,
     successful: Counter,
     failed: Counter,
+    slow: Counter,
+    ignored: Counter,
     not_permitted: Counter,
+    listeners: Listeners<EventListener>,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -119,19 +162,34 @@ impl CircuitBreaker {
         config: CircuitBreakerConfig,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
+        let window = || match config.window_duration {
+            Some(duration) => Window::Time(TimeWindow::new(saturating_nanos(duration))),
+            None => Window::Count(CountWindow::new(config.window_size)),
+        };
+        let timing = Timing {
+            failure_threshold: config.failure_threshold,
+            probes: config.half_open_max_calls,
+            recovery: saturating_nanos(config.recovery_timeout),
+            recovery_backoff: config.recovery_backoff,
+            max_recovery: config
+                .max_recovery_timeout
+                .map_or(u64::MAX, saturating_nanos),
+            half_open_wait: config.half_open_max_wait.map(saturating_nanos),
+        };
         Ok(CircuitBreaker {
-            word: AtomicU64::new(Word::new(0, Phase::Closed { failures: 0 }).0),
-            opened_at: AtomicU64::new(0),
-            name: name.into(),
-            recovery_nanos: saturating_nanos(config.recovery_timeout),
+            machine: Machine::new(timing),
+            windows: config.has_window().then(|| [window(), window()]),
             clock: Epoch::now(),
-            window: config
-                .failure_rate_threshold
-                .map(|_| CountWindow::new(config.window_size)),
+            slow_nanos: config.slow_call_duration.map(saturating_nanos),
+            judged_from: config.judged_from(),
+            name: name.into(),
             config,
             successful: Counter::default(),
             failed: Counter::default(),
+            slow: Counter::default(),
+            ignored: Counter::default(),
             not_permitted: Counter::default(),
+            listeners: Listeners::new(),
         })
     }
 
@@ -145,57 +203,63 @@ impl CircuitBreaker {
         &self.config
     }
 
-    /// The current state; an OPEN circuit whose `recovery_timeout` has passed
-    /// turns HALF_OPEN here.
+    /// The current state; an OPEN circuit whose open time has passed turns
+    /// HALF_OPEN here, and a HALF_OPEN one whose probes outlived
+    /// `half_open_max_wait` turns OPEN.
     pub fn state(&self) -> CircuitState {
-        self.current().phase().state()
+        self.machine
+            .current(&mut self.now(), &mut |transition| self.announce(transition))
+            .phase()
+            .state()
     }
 
-    /// A snapshot of the state and counters.
+    /// A snapshot of the state, the window and the counters.
     pub fn metrics(&self) -> CircuitBreakerMetrics {
-        let tally = self.window.as_ref().map(CountWindow::tally);
+        let state = self.state();
+        let tally = self.windows.as_ref().map_or(Tally::default(), |windows| {
+            windows[usize::from(self.machine.load().window())].tally(|| self.clock.nanos())
+        });
+        let judged = tally.calls >= self.judged_from && tally.calls > 0;
+        let rate = |n: u32| judged.then(|| f64::from(n) / f64::from(tally.calls));
         CircuitBreakerMetrics {
-            state: self.state(),
+            state,
+            failure_rate: rate(tally.failures),
+            slow_call_rate: rate(tally.slow),
+            window_calls: tally.calls,
+            window_failed_calls: tally.failures,
+            window_successful_calls: tally.calls - tally.failures.min(tally.calls),
+            window_slow_calls: tally.slow,
             successful_calls: self.successful.get(),
             failed_calls: self.failed.get(),
+            slow_calls: self.slow.get(),
+            ignored_calls: self.ignored.get(),
             not_permitted_calls: self.not_permitted.get(),
-            window_failures: tally.map_or(0, |t| t.failures),
-            window_calls: tally.map_or(0, |t| t.calls),
         }
     }
 
     /// Asks to make one call. The permit records its outcome with
-    /// [`success`](CircuitPermit::success) or [`failure`](CircuitPermit::failure);
-    /// dropped without either (the call panicked, was cancelled, or ended with an
-    /// error the caller ignores), it affects nothing and frees its probe slot.
+    /// [`success`](CircuitPermit::success), [`failure`](CircuitPermit::failure)
+    /// or [`ignore`](CircuitPermit::ignore); dropped without one (the call
+    /// panicked or was cancelled) it records nothing and frees its probe slot.
     pub fn try_acquire(&self) -> Result<CircuitPermit<'_>, Error> {
-        let mut word = self.current();
-        loop {
-            match word.phase() {
-                Phase::Closed { .. } => return Ok(self.permit(word, false)),
-                Phase::HalfOpen {
-                    in_flight,
-                    successes,
-                } if in_flight + successes < self.config.half_open_max_calls => {
-                    let taken = word.with(Phase::HalfOpen {
-                        in_flight: in_flight + 1,
-                        successes,
-                    });
-                    match self.swap(word, taken) {
-                        Ok(()) => return Ok(self.permit(word, true)),
-                        Err(now) => word = now,
-                    }
-                }
-                Phase::HalfOpen { .. } => return Err(self.reject(None)),
-                Phase::Open => {
-                    let open_for = self
-                        .clock
-                        .nanos()
-                        .saturating_sub(self.opened_at.load(Ordering::Acquire));
-                    let left = self.recovery_nanos.saturating_sub(open_for);
-                    return Err(self.reject(Some(Duration::from_nanos(left))));
-                }
+        let mut now = self.now();
+        match self
+            .machine
+            .acquire(&mut now, &mut |transition| self.announce(transition))
+        {
+            Ok(pass) => {
+                let started = match (self.slow_nanos, pass) {
+                    (Some(_), pass) if pass != Pass::Free => now.get(),
+                    _ => 0,
+                };
+                Ok(CircuitPermit {
+                    breaker: self,
+                    pass,
+                    started,
+                    settled: false,
+                })
             }
+            Err(refused) => Err(self.reject(refused.retry_after.map(Duration::from_nanos))),
         }
     }
 
@@ -220,17 +284,72 @@ impl CircuitBreaker {
         result
     }
 
-    fn permit(&self, word: Word, probe: bool) -> CircuitPermit<'_> {
-        CircuitPermit {
-            breaker: self,
-            epoch: word.epoch(),
-            probe,
-            settled: false,
+    /// Rejects every call until another manual state is set.
+    pub fn force_open(&self) {
+        self.force(Phase::ForcedOpen);
+    }
+
+    /// Lets every call through and records nothing, until another manual state is set.
+    pub fn disable(&self) {
+        self.force(Phase::Disabled);
+    }
+
+    /// Lets every call through while recording metrics and events as usual,
+    /// but never changes state by itself, until another manual state is set.
+    pub fn metrics_only(&self) {
+        self.force(Phase::MetricsOnly);
+    }
+
+    /// Returns to a fresh CLOSED: empty window, zero counters, no growth of
+    /// the open time.
+    pub fn reset(&self) {
+        for counter in [
+            &self.successful,
+            &self.failed,
+            &self.slow,
+            &self.ignored,
+            &self.not_permitted,
+        ] {
+            counter.reset();
+        }
+        self.force(Phase::Closed { failures: 0 });
+        self.notify(CircuitBreakerEvent::Reset);
+    }
+
+    /// Calls `listener` with every [`CircuitBreakerEvent`] of this breaker from
+    /// now on, until [`remove_listener`](Self::remove_listener).
+    pub fn on_event(
+        &self,
+        listener: impl Fn(&CircuitBreakerEvent) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.listeners.add(Arc::new(listener))
+    }
+
+    /// Stops calling a listener; `false` if it was not registered here.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        self.listeners.remove(id)
+    }
+
+    fn now(&self) -> Now<impl Fn() -> u64 + '_> {
+        Now::new(|| self.clock.nanos())
+    }
+
+    fn force(&self, target: Phase) {
+        let transition = self
+            .machine
+            .force(target, |window| self.clear_window(window));
+        self.announce(transition);
+    }
+
+    fn clear_window(&self, window: u8) {
+        if let Some(windows) = &self.windows {
+            windows[usize::from(window)].reset();
         }
     }
 
     fn reject(&self, retry_after: Option<Duration>) -> Error {
         self.not_permitted.add();
+        self.notify(CircuitBreakerEvent::NotPermitted);
         let error = Error::CircuitOpen {
             name: self.name.clone(),
             retry_after,
@@ -239,193 +358,156 @@ impl CircuitBreaker {
         error
     }
 
-    /// The state word, after the lazy OPEN to HALF_OPEN move when it is due.
-    fn current(&self) -> Word {
-        let word = Word(self.word.load(Ordering::Acquire));
-        if word.phase() != Phase::Open {
-            return word;
-        }
-        let open_for = self
-            .clock
-            .nanos()
-            .saturating_sub(self.opened_at.load(Ordering::Acquire));
-        if open_for < self.recovery_nanos {
-            return word;
-        }
-        let half_open = word.next(Phase::HalfOpen {
-            in_flight: 0,
-            successes: 0,
-        });
-        match self.swap(word, half_open) {
-            Ok(()) => {
-                self.announce(CircuitState::Open, CircuitState::HalfOpen);
-                half_open
-            }
-            // Someone else moved it first; theirs is the current word.
-            Err(now) => now,
-        }
+    fn notify(&self, event: CircuitBreakerEvent) {
+        self.listeners.notify(|listener| listener(&event));
     }
 
-    fn swap(&self, from: Word, to: Word) -> Result<(), Word> {
-        self.word
-            .compare_exchange_weak(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)
-            .map(drop)
-            .map_err(Word)
-    }
-
-    /// Applies `change` to the word while it is still in `epoch`; `change`
-    /// returns the new word, or `None` to leave it. Returns the word replaced.
-    fn update(
-        &self,
-        epoch: u32,
-        mut change: impl FnMut(Word) -> Option<Word>,
-    ) -> Option<(Word, Word)> {
-        let mut word = Word(self.word.load(Ordering::Acquire));
-        loop {
-            if word.epoch() != epoch {
-                return None;
-            }
-            let next = change(word)?;
-            if next.phase() == Phase::Open {
-                // Published by the swap's release, before any reader sees OPEN.
-                self.opened_at.store(self.clock.nanos(), Ordering::Release);
-            }
-            match self.swap(word, next) {
-                Ok(()) => return Some((word, next)),
-                Err(now) => word = now,
-            }
-        }
-    }
-
-    fn on_success(&self, epoch: u32, probe: bool) {
-        self.successful.add();
-        if probe {
-            let needed = self.config.half_open_max_calls;
-            let changed = self.update(epoch, |word| match word.phase() {
-                Phase::HalfOpen { successes, .. } if successes + 1 >= needed => {
-                    Some(word.next(Phase::Closed { failures: 0 }))
-                }
-                Phase::HalfOpen {
-                    in_flight,
-                    successes,
-                } => Some(word.with(Phase::HalfOpen {
-                    in_flight: in_flight.saturating_sub(1),
-                    successes: successes + 1,
-                })),
-                _ => None,
-            });
-            self.after(changed);
-        } else if let Some(window) = &self.window {
-            if Word(self.word.load(Ordering::Acquire)).epoch() == epoch {
-                window.record(false);
-            }
-        } else {
-            let changed = self.update(epoch, |word| match word.phase() {
-                Phase::Closed { failures } if failures > 0 => {
-                    Some(word.with(Phase::Closed { failures: 0 }))
-                }
-                _ => None,
-            });
-            self.after(changed);
-        }
-    }
-
-    fn on_failure(&self, epoch: u32, probe: bool) {
-        self.failed.add();
-        let changed = if probe {
-            self.update(epoch, |word| match word.phase() {
-                Phase::HalfOpen { .. } => Some(word.next(Phase::Open)),
-                _ => None,
-            })
-        } else if let (Some(window), Some(threshold)) =
-            (&self.window, self.config.failure_rate_threshold)
-        {
-            if Word(self.word.load(Ordering::Acquire)).epoch() != epoch {
-                return;
-            }
-            let tally = window.record(true);
-            let full = tally.calls >= self.config.window_size;
-            if !(full && f64::from(tally.failures) >= threshold * f64::from(tally.calls)) {
-                return;
-            }
-            self.update(epoch, |word| match word.phase() {
-                Phase::Closed { .. } => Some(word.next(Phase::Open)),
-                _ => None,
-            })
-        } else {
-            let threshold = self.config.failure_threshold;
-            self.update(epoch, |word| match word.phase() {
-                Phase::Closed { failures } if failures + 1 >= threshold => {
-                    Some(word.next(Phase::Open))
-                }
-                Phase::Closed { failures } => Some(word.with(Phase::Closed {
-                    failures: failures + 1,
-                })),
-                _ => None,
-            })
-        };
-        self.after(changed);
-    }
-
-    fn on_abandon(&self, epoch: u32) {
-        let changed = self.update(epoch, |word| match word.phase() {
-            Phase::HalfOpen {
-                in_flight,
-                successes,
-            } => Some(word.with(Phase::HalfOpen {
-                in_flight: in_flight.saturating_sub(1),
-                successes,
-            })),
-            _ => None,
-        });
-        self.after(changed);
-    }
-
-    /// Announces a transition made by `update` and clears the window on close.
-    fn after(&self, changed: Option<(Word, Word)>) {
-        let Some((from, to)) = changed else { return };
-        let (from, to) = (from.phase().state(), to.phase().state());
+    fn announce(&self, (from, to): Transition) {
+        let (from, to) = (from.state(), to.state());
         if from == to {
             return;
         }
-        if to == CircuitState::Closed {
-            if let Some(window) = &self.window {
-                window.reset();
-            }
-        }
-        self.announce(from, to);
-    }
-
-    fn announce(&self, from: CircuitState, to: CircuitState) {
         emit(Event::StateTransition {
             name: &self.name,
             from,
             to,
         });
+        self.notify(CircuitBreakerEvent::StateTransition { from, to });
+    }
+
+    fn settle(&self, pass: Pass, started: u64, failed: bool) {
+        let (epoch, window, counted) = match pass {
+            Pass::Free => return,
+            Pass::Probe { epoch } => (epoch, None, false),
+            Pass::Counted { epoch, window } => (epoch, Some(window), true),
+            Pass::Observed { epoch, window } => (epoch, Some(window), false),
+        };
+        let mut now = self.now();
+        let slow = self
+            .slow_nanos
+            .is_some_and(|limit| now.get().saturating_sub(started) > limit);
+        if failed {
+            &self.failed
+        } else {
+            &self.successful
+        }
+        .add();
+        if slow {
+            self.slow.add();
+        }
+        self.notify(if failed {
+            CircuitBreakerEvent::Failure { slow }
+        } else {
+            CircuitBreakerEvent::Success { slow }
+        });
+        let Some(window) = window else {
+            let transition = if failed {
+                self.machine.probe_failure(epoch, &mut now)
+            } else {
+                self.machine
+                    .probe_success(epoch, |window| self.clear_window(window))
+            };
+            if let Some(transition) = transition {
+                self.announce(transition);
+            }
+            return;
+        };
+        if counted && self.config.failure_rate_threshold.is_none() {
+            if !failed {
+                self.machine.closed_success(epoch);
+            } else if let Some(transition) = self.machine.closed_failure(epoch, &mut now) {
+                self.announce(transition);
+            }
+        }
+        let Some(windows) = &self.windows else { return };
+        // A late result, from a state that has ended, is left out of the new one.
+        if self.machine.load().epoch() != epoch {
+            return;
+        }
+        let tally = windows[usize::from(window)].record(Outcome { failed, slow }, || now.get());
+        if self.exceeded(tally, failed, slow) && counted {
+            if let Some(transition) = self.machine.trip(epoch, &mut now) {
+                self.announce(transition);
+            }
+        }
+    }
+
+    /// Judges the window after a failure or a slow call, reporting each rate
+    /// that reached its threshold.
+    fn exceeded(&self, tally: Tally, failed: bool, slow: bool) -> bool {
+        if tally.calls < self.judged_from || tally.calls == 0 {
+            return false;
+        }
+        let rate = |n: u32| f64::from(n) / f64::from(tally.calls);
+        let mut exceeded = false;
+        if let (true, Some(threshold)) = (failed, self.config.failure_rate_threshold) {
+            let rate = rate(tally.failures);
+            if rate >= threshold {
+                self.notify(CircuitBreakerEvent::FailureRateExceeded { rate });
+                exceeded = true;
+            }
+        }
+        if slow && rate(tally.slow) >= self.config.slow_call_rate_threshold {
+            let rate = rate(tally.slow);
+            self.notify(CircuitBreakerEvent::SlowCallRateExceeded { rate });
+            exceeded = true;
+        }
+        exceeded
+    }
+
+    fn ignore(&self, pass: Pass) {
+        if pass == Pass::Free {
+            return;
+        }
+        self.ignored.add();
+        self.notify(CircuitBreakerEvent::IgnoredError);
+        self.abandon(pass);
+    }
+
+    fn abandon(&self, pass: Pass) {
+        if let Pass::Probe { epoch } = pass {
+            self.machine.abandon(epoch);
+        }
     }
 }
 
 /// Leave to make one call through a [`CircuitBreaker`].
 #[must_use = "a permit records nothing unless its outcome is reported"]
-#[derive(Debug)]
 pub struct CircuitPermit<'a> {
     breaker: &'a CircuitBreaker,
-    epoch: u32,
-    probe: bool,
+    pass: Pass,
+    /// When the call started, in the breaker's clock, if slow calls are detected.
+    started: u64,
     settled: bool,
+}
+
+impl fmt::Debug for CircuitPermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitPermit")
+            .field("breaker", &self.breaker.name)
+            .field("pass", &self.pass)
+            .finish()
+    }
 }
 
 impl CircuitPermit<'_> {
     /// The call succeeded.
     pub fn success(mut self) {
         self.settled = true;
-        self.breaker.on_success(self.epoch, self.probe);
+        self.breaker.settle(self.pass, self.started, false);
     }
 
     /// The call failed.
     pub fn failure(mut self) {
         self.settled = true;
-        self.breaker.on_failure(self.epoch, self.probe);
+        self.breaker.settle(self.pass, self.started, true);
+    }
+
+    /// The call ended with an error the breaker does not count: it affects
+    /// the circuit neither way, and frees a probe slot.
+    pub fn ignore(mut self) {
+        self.settled = true;
+        self.breaker.ignore(self.pass);
     }
 
     /// Records a success if `ok`, else a failure.
@@ -440,8 +522,8 @@ impl CircuitPermit<'_> {
 
 impl Drop for CircuitPermit<'_> {
     fn drop(&mut self) {
-        if !self.settled && self.probe {
-            self.breaker.on_abandon(self.epoch);
+        if !self.settled {
+            self.breaker.abandon(self.pass);
         }
     }
 }

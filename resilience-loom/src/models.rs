@@ -1,0 +1,216 @@
+use loom::sync::Arc;
+use loom::thread;
+
+use crate::circuit_breaker::machine::{Machine, Now, Pass, Timing};
+use crate::circuit_breaker::window::{CountWindow, Outcome, Tally};
+use crate::circuit_breaker::word::Phase;
+
+/// Explores every interleaving with up to three preemptions per thread, the
+/// bound under which loom finds almost every ordering bug while staying fast.
+fn model(check: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(check);
+}
+
+fn timing(failure_threshold: u32, probes: u32) -> Timing {
+    Timing {
+        failure_threshold,
+        probes,
+        recovery: 0,
+        recovery_backoff: 1.0,
+        max_recovery: u64::MAX,
+        half_open_wait: None,
+    }
+}
+
+/// The clock stands still: transitions due "by now" are due at once, as the
+/// recovery time is zero.
+fn now() -> Now<impl Fn() -> u64> {
+    Now::new(|| 0)
+}
+
+fn epoch_of(machine: &Machine) -> u32 {
+    machine.load().epoch()
+}
+
+/// A machine that has failed once (threshold 1) and turned half-open.
+fn half_open(probes: u32) -> Machine {
+    let machine = Machine::new(timing(1, probes));
+    machine.closed_failure(epoch_of(&machine), &mut now());
+    machine.current(&mut now(), &mut |_| {});
+    assert!(matches!(machine.load().phase(), Phase::HalfOpen { .. }));
+    machine
+}
+
+fn acquire(machine: &Machine) -> Option<Pass> {
+    machine.acquire(&mut now(), &mut |_| {}).ok()
+}
+
+#[test]
+fn half_open_never_admits_more_probes_than_allowed() {
+    model(|| {
+        let machine = Arc::new(half_open(2));
+        let callers: Vec<_> = (0..3)
+            .map(|_| {
+                let machine = machine.clone();
+                thread::spawn(move || acquire(&machine))
+            })
+            .collect();
+        let probes = callers
+            .into_iter()
+            .filter_map(|caller| caller.join().unwrap())
+            .filter(|pass| matches!(pass, Pass::Probe { .. }))
+            .count();
+        assert_eq!(probes, 2);
+    });
+}
+
+#[test]
+fn an_abandoned_probe_frees_its_slot_for_the_next() {
+    model(|| {
+        let machine = Arc::new(half_open(1));
+        let Some(Pass::Probe { epoch }) = acquire(&machine) else {
+            panic!("the first caller is the probe")
+        };
+        let dropper = {
+            let machine = machine.clone();
+            thread::spawn(move || machine.abandon(epoch))
+        };
+        let contender = {
+            let machine = machine.clone();
+            thread::spawn(move || acquire(&machine))
+        };
+        dropper.join().unwrap();
+        let contended = contender.join().unwrap();
+        // Whoever ran first, the slot is not lost: either the contender took it,
+        // or it is free now.
+        match contended {
+            Some(Pass::Probe { .. }) => assert!(acquire(&machine).is_none()),
+            _ => assert!(matches!(acquire(&machine), Some(Pass::Probe { .. }))),
+        }
+    });
+}
+
+#[test]
+fn a_probe_failure_racing_a_probe_success_reopens_the_circuit() {
+    model(|| {
+        let machine = Arc::new(half_open(2));
+        let Some(Pass::Probe { epoch }) = acquire(&machine) else {
+            panic!()
+        };
+        assert!(matches!(acquire(&machine), Some(Pass::Probe { .. })));
+        let success = {
+            let machine = machine.clone();
+            thread::spawn(move || machine.probe_success(epoch, |_| {}))
+        };
+        let failure = {
+            let machine = machine.clone();
+            thread::spawn(move || machine.probe_failure(epoch, &mut now()))
+        };
+        assert!(
+            success.join().unwrap().is_none(),
+            "one success of two cannot close"
+        );
+        assert!(failure.join().unwrap().is_some());
+        assert_eq!(machine.load().phase(), Phase::Open);
+    });
+}
+
+#[test]
+fn the_last_probe_success_closes_once() {
+    model(|| {
+        let machine = Arc::new(half_open(2));
+        let Some(Pass::Probe { epoch }) = acquire(&machine) else {
+            panic!()
+        };
+        assert!(matches!(acquire(&machine), Some(Pass::Probe { .. })));
+        let probes: Vec<_> = (0..2)
+            .map(|_| {
+                let machine = machine.clone();
+                thread::spawn(move || machine.probe_success(epoch, |_| {}))
+            })
+            .collect();
+        let closes = probes
+            .into_iter()
+            .filter_map(|probe| probe.join().unwrap())
+            .count();
+        assert_eq!(closes, 1);
+        assert_eq!(machine.load().phase(), Phase::Closed { failures: 0 });
+    });
+}
+
+#[test]
+fn concurrent_failures_open_the_circuit_exactly_once() {
+    model(|| {
+        let machine = Arc::new(Machine::new(timing(2, 1)));
+        let epoch = epoch_of(&machine);
+        let failures: Vec<_> = (0..2)
+            .map(|_| {
+                let machine = machine.clone();
+                thread::spawn(move || machine.closed_failure(epoch, &mut now()))
+            })
+            .collect();
+        let opened = failures
+            .into_iter()
+            .filter_map(|failure| failure.join().unwrap())
+            .count();
+        assert_eq!(opened, 1);
+        assert_eq!(machine.load().phase(), Phase::Open);
+    });
+}
+
+#[test]
+fn a_late_failure_never_counts_against_a_reset_circuit() {
+    model(|| {
+        let machine = Arc::new(Machine::new(timing(1, 1)));
+        let epoch = epoch_of(&machine);
+        let late = {
+            let machine = machine.clone();
+            thread::spawn(move || machine.closed_failure(epoch, &mut now()))
+        };
+        let reset = {
+            let machine = machine.clone();
+            thread::spawn(move || machine.force(Phase::Closed { failures: 0 }, |_| {}))
+        };
+        late.join().unwrap();
+        reset.join().unwrap();
+        // Either the failure opened the old circuit and the reset closed it, or
+        // the reset came first and the failure, of an ended epoch, counted nowhere.
+        assert_eq!(machine.load().phase(), Phase::Closed { failures: 0 });
+    });
+}
+
+#[test]
+fn every_record_in_a_count_window_is_counted_once() {
+    model(|| {
+        let window = Arc::new(CountWindow::new(4));
+        window.record(Outcome {
+            failed: true,
+            slow: false,
+        });
+        let recorders: Vec<_> = [false, true]
+            .into_iter()
+            .map(|failed| {
+                let window = window.clone();
+                thread::spawn(move || {
+                    window.record(Outcome {
+                        failed,
+                        slow: !failed,
+                    });
+                })
+            })
+            .collect();
+        for recorder in recorders {
+            recorder.join().unwrap();
+        }
+        assert_eq!(
+            window.tally(),
+            Tally {
+                calls: 3,
+                failures: 2,
+                slow: 1
+            }
+        );
+    });
+}

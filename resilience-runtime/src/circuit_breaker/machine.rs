@@ -1,0 +1,395 @@
+//! The breaker's lock-free state machine: one state word, the deadline of the
+//! current OPEN or HALF_OPEN state, and the count of probe rounds that failed
+//! in a row. Time comes in as nanoseconds from the caller, and transitions go
+//! out to it, so that this file depends on nothing but atomics and can be
+//! model-checked with loom.
+
+use super::word::{Phase, Word};
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// The settings the state machine needs, in nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub(crate) failure_threshold: u32,
+    pub(crate) probes: u32,
+    pub(crate) recovery: u64,
+    pub(crate) recovery_backoff: f64,
+    pub(crate) max_recovery: u64,
+    pub(crate) half_open_wait: Option<u64>,
+}
+
+/// A phase change made by this machine: (from, to).
+pub(crate) type Transition = (Phase, Phase);
+
+/// Leave to make a call, and what its outcome may affect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// CLOSED: counted, recorded in `window`, may open the circuit.
+    Counted { epoch: u32, window: u8 },
+    /// HALF_OPEN: a probe; its outcome closes or reopens the circuit.
+    Probe { epoch: u32 },
+    /// METRICS_ONLY: counted and recorded, never a transition.
+    Observed { epoch: u32, window: u8 },
+    /// DISABLED: nothing is recorded.
+    Free,
+}
+
+/// A refused call: OPEN (with the time left, when known), FORCED_OPEN, or
+/// HALF_OPEN with every probe slot taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refused {
+    pub(crate) retry_after: Option<u64>,
+}
+
+/// The clock, read at most once per operation and only where a phase needs it.
+pub(crate) struct Now<F: Fn() -> u64> {
+    read: F,
+    value: Option<u64>,
+}
+
+impl<F: Fn() -> u64> Now<F> {
+    pub(crate) fn new(read: F) -> Self {
+        Now { read, value: None }
+    }
+
+    pub(crate) fn get(&mut self) -> u64 {
+        *self.value.get_or_insert_with(&self.read)
+    }
+}
+
+const NEVER: u64 = u64::MAX;
+/// The deadline word: the low 16 bits of the epoch it belongs to, and microseconds.
+const TAG_BITS: u32 = 16;
+
+pub(crate) struct Machine {
+    word: AtomicU64,
+    deadline: AtomicU64,
+    failed_rounds: AtomicU32,
+    timing: Timing,
+}
+
+impl Machine {
+    pub(crate) fn new(timing: Timing) -> Self {
+        Machine {
+            word: AtomicU64::new(Word::new(0, 0, Phase::Closed { failures: 0 }).0),
+            deadline: AtomicU64::new(0),
+            failed_rounds: AtomicU32::new(0),
+            timing,
+        }
+    }
+
+    pub(crate) fn load(&self) -> Word {
+        Word(self.word.load(Ordering::Acquire))
+    }
+
+    /// The word after the transitions that are due by time: OPEN to HALF_OPEN
+    /// once the open time has passed, HALF_OPEN back to OPEN once probes have
+    /// taken longer than `half_open_wait`.
+    pub(crate) fn current<F: Fn() -> u64>(
+        &self,
+        now: &mut Now<F>,
+        seen: &mut impl FnMut(Transition),
+    ) -> Word {
+        // Each turn makes a transition or returns; two are the most that can be due.
+        for _ in 0..4 {
+            let word = self.load();
+            let timed = matches!(word.phase(), Phase::Open)
+                || matches!(word.phase(), Phase::HalfOpen { .. })
+                    && self.timing.half_open_wait.is_some();
+            if !timed {
+                return word;
+            }
+            // Not yet written by the thread that made the transition: not due.
+            let Some(due) = self.due(word) else {
+                return word;
+            };
+            if now.get() < due {
+                return word;
+            }
+            if word.phase() == Phase::Open {
+                let half_open = word.next(Phase::HalfOpen {
+                    in_flight: 0,
+                    successes: 0,
+                });
+                if self.swap(word, half_open).is_ok() {
+                    let until = self
+                        .timing
+                        .half_open_wait
+                        .map_or(NEVER, |wait| now.get().saturating_add(wait));
+                    self.set_due(half_open, until);
+                    seen((Phase::Open, half_open.phase()));
+                }
+            } else if let Some(transition) = self.open(word, now.get(), true) {
+                seen(transition);
+            }
+        }
+        self.load()
+    }
+
+    pub(crate) fn acquire<F: Fn() -> u64>(
+        &self,
+        now: &mut Now<F>,
+        seen: &mut impl FnMut(Transition),
+    ) -> Result<Pass, Refused> {
+        let mut word = self.current(now, seen);
+        loop {
+            let epoch = word.epoch();
+            match word.phase() {
+                Phase::Closed { .. } => {
+                    return Ok(Pass::Counted {
+                        epoch,
+                        window: word.window(),
+                    })
+                }
+                Phase::MetricsOnly => {
+                    return Ok(Pass::Observed {
+                        epoch,
+                        window: word.window(),
+                    })
+                }
+                Phase::Disabled => return Ok(Pass::Free),
+                Phase::ForcedOpen => return Err(Refused { retry_after: None }),
+                Phase::Open => {
+                    let retry_after = self.due(word).map(|due| due.saturating_sub(now.get()));
+                    return Err(Refused { retry_after });
+                }
+                Phase::HalfOpen {
+                    in_flight,
+                    successes,
+                } if in_flight + successes < self.timing.probes => {
+                    let taken = word.with(Phase::HalfOpen {
+                        in_flight: in_flight + 1,
+                        successes,
+                    });
+                    match self.swap(word, taken) {
+                        Ok(()) => return Ok(Pass::Probe { epoch }),
+                        Err(changed) => word = changed,
+                    }
+                }
+                Phase::HalfOpen { .. } => return Err(Refused { retry_after: None }),
+            }
+        }
+    }
+
+    /// A success in CLOSED (consecutive mode): the failure count starts over.
+    pub(crate) fn closed_success(&self, epoch: u32) {
+        let mut word = self.load();
+        while word.epoch() == epoch {
+            match word.phase() {
+                Phase::Closed { failures } if failures > 0 => {
+                    match self.swap(word, word.with(Phase::Closed { failures: 0 })) {
+                        Ok(()) => return,
+                        Err(changed) => word = changed,
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// A failure in CLOSED (consecutive mode): opens at `failure_threshold` in a row.
+    pub(crate) fn closed_failure<F: Fn() -> u64>(
+        &self,
+        epoch: u32,
+        now: &mut Now<F>,
+    ) -> Option<Transition> {
+        let mut word = self.load();
+        while word.epoch() == epoch {
+            let Phase::Closed { failures } = word.phase() else {
+                return None;
+            };
+            if failures + 1 >= self.timing.failure_threshold {
+                if let Some(transition) = self.open(word, now.get(), false) {
+                    return Some(transition);
+                }
+            } else if self
+                .swap(
+                    word,
+                    word.with(Phase::Closed {
+                        failures: failures + 1,
+                    }),
+                )
+                .is_ok()
+            {
+                return None;
+            }
+            word = self.load();
+        }
+        None
+    }
+
+    /// Opens a CLOSED circuit of `epoch` (a rate was exceeded).
+    pub(crate) fn trip<F: Fn() -> u64>(&self, epoch: u32, now: &mut Now<F>) -> Option<Transition> {
+        let mut word = self.load();
+        while word.epoch() == epoch && matches!(word.phase(), Phase::Closed { .. }) {
+            if let Some(transition) = self.open(word, now.get(), false) {
+                return Some(transition);
+            }
+            word = self.load();
+        }
+        None
+    }
+
+    /// A probe succeeded: with `half_open_max_calls` successes the circuit
+    /// closes, after `prepare` has cleared the window it will record into.
+    pub(crate) fn probe_success(&self, epoch: u32, prepare: impl Fn(u8)) -> Option<Transition> {
+        let mut word = self.load();
+        while word.epoch() == epoch {
+            let Phase::HalfOpen {
+                in_flight,
+                successes,
+            } = word.phase()
+            else {
+                return None;
+            };
+            let next = if successes + 1 >= self.timing.probes {
+                let closed = word.next_with_fresh_window(Phase::Closed { failures: 0 });
+                prepare(closed.window());
+                closed
+            } else {
+                word.with(Phase::HalfOpen {
+                    in_flight: in_flight.saturating_sub(1),
+                    successes: successes + 1,
+                })
+            };
+            match self.swap(word, next) {
+                Ok(()) if next.phase() == (Phase::Closed { failures: 0 }) => {
+                    self.failed_rounds.store(0, Ordering::Release);
+                    return Some((word.phase(), next.phase()));
+                }
+                Ok(()) => return None,
+                Err(changed) => word = changed,
+            }
+        }
+        None
+    }
+
+    /// A probe failed: the circuit reopens, for longer each round in a row.
+    pub(crate) fn probe_failure<F: Fn() -> u64>(
+        &self,
+        epoch: u32,
+        now: &mut Now<F>,
+    ) -> Option<Transition> {
+        let mut word = self.load();
+        while word.epoch() == epoch && matches!(word.phase(), Phase::HalfOpen { .. }) {
+            if let Some(transition) = self.open(word, now.get(), true) {
+                return Some(transition);
+            }
+            word = self.load();
+        }
+        None
+    }
+
+    /// A probe ended without an outcome (dropped, panicked or ignored): its slot is free again.
+    pub(crate) fn abandon(&self, epoch: u32) {
+        let mut word = self.load();
+        while word.epoch() == epoch {
+            let Phase::HalfOpen {
+                in_flight,
+                successes,
+            } = word.phase()
+            else {
+                return;
+            };
+            let freed = word.with(Phase::HalfOpen {
+                in_flight: in_flight.saturating_sub(1),
+                successes,
+            });
+            match self.swap(word, freed) {
+                Ok(()) => return,
+                Err(changed) => word = changed,
+            }
+        }
+    }
+
+    /// Moves to `target` from any phase: CLOSED (a reset), FORCED_OPEN,
+    /// DISABLED or METRICS_ONLY. CLOSED and METRICS_ONLY start a fresh window,
+    /// cleared by `prepare` first.
+    pub(crate) fn force(&self, target: Phase, prepare: impl Fn(u8)) -> Transition {
+        let mut word = self.load();
+        loop {
+            let next = match target {
+                Phase::Closed { .. } | Phase::MetricsOnly => {
+                    let next = word.next_with_fresh_window(target);
+                    prepare(next.window());
+                    next
+                }
+                _ => word.next(target),
+            };
+            match self.swap(word, next) {
+                Ok(()) => {
+                    self.failed_rounds.store(0, Ordering::Release);
+                    return (word.phase(), target);
+                }
+                Err(changed) => word = changed,
+            }
+        }
+    }
+
+    /// Opens the circuit from `word` for the recovery timeout, grown by
+    /// `recovery_backoff` for each probe round that failed in a row.
+    fn open(&self, word: Word, now: u64, probe_failed: bool) -> Option<Transition> {
+        let rounds = if probe_failed {
+            self.failed_rounds.load(Ordering::Acquire).saturating_add(1)
+        } else {
+            0
+        };
+        let open = word.next(Phase::Open);
+        self.swap(word, open).ok()?;
+        self.failed_rounds.store(rounds, Ordering::Release);
+        self.set_due(open, now.saturating_add(self.open_for(rounds)));
+        Some((word.phase(), Phase::Open))
+    }
+
+    fn open_for(&self, failed_rounds: u32) -> u64 {
+        let Timing {
+            recovery,
+            recovery_backoff,
+            max_recovery,
+            ..
+        } = self.timing;
+        if failed_rounds == 0 || recovery_backoff == 1.0 {
+            return recovery.min(max_recovery);
+        }
+        let grown = recovery as f64
+            * recovery_backoff.powi(i32::try_from(failed_rounds).unwrap_or(i32::MAX));
+        if grown >= max_recovery as f64 {
+            max_recovery
+        } else {
+            grown as u64
+        }
+    }
+
+    /// When the timed phase of `word` ends, in nanoseconds (to the microsecond),
+    /// or `None` until the thread that entered it has written it.
+    fn due(&self, word: Word) -> Option<u64> {
+        let deadline = self.deadline.load(Ordering::Acquire);
+        if deadline & ((1 << TAG_BITS) - 1) != u64::from(word.epoch()) & ((1 << TAG_BITS) - 1) {
+            return None;
+        }
+        let micros = deadline >> TAG_BITS;
+        Some(if micros == NEVER >> TAG_BITS {
+            NEVER
+        } else {
+            micros * 1_000
+        })
+    }
+
+    fn set_due(&self, word: Word, nanos: u64) {
+        let micros = if nanos == NEVER {
+            NEVER >> TAG_BITS
+        } else {
+            nanos.div_ceil(1_000).min((NEVER >> TAG_BITS) - 1)
+        };
+        let tag = u64::from(word.epoch()) & ((1 << TAG_BITS) - 1);
+        self.deadline
+            .store(micros << TAG_BITS | tag, Ordering::Release);
+    }
+
+    fn swap(&self, from: Word, to: Word) -> Result<(), Word> {
+        self.word
+            .compare_exchange(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(drop)
+            .map_err(Word)
+    }
+}
