@@ -91,12 +91,19 @@ pub use resilience_macros::retry;
 /// | argument | default | meaning |
 /// |---|---|---|
 /// | `name` | none: the function's own instance | shares one breaker among every function naming it |
-/// | `failure_threshold` | 5 | consecutive failures that open the circuit |
+/// | `failure_threshold` | 5 | consecutive failures that open the circuit (without a rate) |
 /// | `recovery_timeout` | 30s | how long it stays open before admitting probes |
-/// | `failure_rate_threshold` | none | when set, open on this failure rate over the last `window_size` calls |
-/// | `window_size` | 10 | calls in the rate window |
+/// | `failure_rate_threshold` | none | when set, open on this failure rate over the window instead |
+/// | `window_size` | 10 | calls in the count window |
+/// | `window_duration` | none | when set, the window holds the calls of this last stretch of time instead |
+/// | `minimum_calls` | `window_size`, or 10 for a time window | calls the window must hold before a rate is judged |
+/// | `slow_call_duration` | none | when set, a call taking longer counts as slow |
+/// | `slow_call_rate_threshold` | 1.0 | the share of slow calls in the window that opens the circuit |
 /// | `half_open_max_calls` | 1 | probes admitted while half-open; that many successes close it |
-/// | `on` | every error | a `fn(&E) -> bool` choosing the errors that count as failures |
+/// | `recovery_backoff` | 1.0 | the factor the open time grows by each time the probes fail again |
+/// | `max_recovery_timeout` | none | the longest open time |
+/// | `half_open_max_wait` | none | how long probes may take before the circuit reopens |
+/// | `on` | every error | a `fn(&E) -> bool` choosing the errors that count as failures; the others affect the circuit neither way |
 pub use resilience_macros::circuit_breaker;
 
 /// Caps the rate of calls with a token bucket.

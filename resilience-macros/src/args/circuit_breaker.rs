@@ -35,16 +35,20 @@ const MAX_HALF_OPEN_CALLS: u64 = (1 << 14) - 1;
 const DEFAULT_WINDOW_SIZE: u64 = 10;
 const DEFAULT_RECOVERY_NANOS: u64 = 30_000_000_000;
 
-/// What the checks across arguments need to know of each argument given.
+/// What the checks across arguments need to know of each argument given;
+/// a span is the argument's name, where an error across arguments points.
 #[derive(Default)]
 struct Given {
-    window_size: Option<(Span, u64)>,
+    window_size: Option<u64>,
     window_duration: Option<Span>,
+    /// The later of `window_size` and `window_duration`, when both are given.
+    second_window: Option<Span>,
     minimum_calls: Option<(Span, u64)>,
     slow_call_duration: bool,
     slow_call_rate_threshold: Option<Span>,
-    recovery_timeout: Option<u64>,
-    max_recovery_timeout: Option<(Span, u64)>,
+    /// Given, and then its length and how it is written when a literal.
+    recovery_timeout: Option<Option<(u64, String)>>,
+    max_recovery_timeout: Option<(Span, u64, String)>,
 }
 
 impl CircuitBreakerArgs {
@@ -69,13 +73,16 @@ impl CircuitBreakerArgs {
                 "half_open_max_calls" => count(MAX_HALF_OPEN_CALLS),
                 "window_size" => {
                     if let Ok(n) = whole_number(&arg, 1, u64::from(u32::MAX)) {
-                        given.window_size = Some((arg.name.span(), n));
+                        if given.window_duration.is_some() {
+                            given.second_window = Some(arg.name.span());
+                        }
+                        given.window_size = Some(n);
                     }
                     count(u64::from(u32::MAX))
                 }
                 "minimum_calls" => {
                     if let Ok(n) = whole_number(&arg, 1, u64::from(u32::MAX)) {
-                        given.minimum_calls = Some((span, n));
+                        given.minimum_calls = Some((arg.name.span(), n));
                     }
                     count(u64::from(u32::MAX))
                 }
@@ -95,19 +102,33 @@ impl CircuitBreakerArgs {
                     }
                 }),
                 "window_duration" | "half_open_max_wait" => {
-                    if key == "window_duration" {
+                    let fix = if key == "window_duration" {
+                        if given.window_size.is_some() {
+                            given.second_window = Some(arg.name.span());
+                        }
                         given.window_duration = Some(arg.name.span());
-                    }
+                        "give the stretch of time the window covers, e.g. `window_duration = \"60s\"`, or leave it out for a window of the last `window_size` calls"
+                    } else {
+                        "give the time the probes may take in all, e.g. `half_open_max_wait = \"10s\"`, or leave it out to wait for them however long they take"
+                    };
                     match literal_nanos(&arg) {
-                        Some(0) => Err(arg.error(format!("`{key}` must be longer than zero"))),
+                        Some(0) => Err(arg.error(format!(
+                            "`{key}` must be longer than zero, got `{}`; {fix}",
+                            arg.written()
+                        ))),
                         _ => duration(&arg),
                     }
                 }
                 "recovery_timeout" | "max_recovery_timeout" | "slow_call_duration" => {
                     let nanos = literal_nanos(&arg);
                     match key.as_str() {
-                        "recovery_timeout" => given.recovery_timeout = nanos,
-                        "max_recovery_timeout" => given.max_recovery_timeout = nanos.map(|n| (span, n)),
+                        "recovery_timeout" => {
+                            given.recovery_timeout = Some(nanos.map(|n| (n, arg.written())));
+                        }
+                        "max_recovery_timeout" => {
+                            given.max_recovery_timeout =
+                                nanos.map(|n| (arg.name.span(), n, arg.written()));
+                        }
                         _ => given.slow_call_duration = true,
                     }
                     duration(&arg)
@@ -137,35 +158,45 @@ impl CircuitBreakerArgs {
 impl Given {
     /// The rules between arguments, where the values are known now.
     fn check(&self, errors: &mut Errors) {
-        if let (Some(_), Some(span)) = (self.window_size, self.window_duration) {
+        if let Some(span) = self.second_window {
             errors.at(
                 span,
-                "give `window_size` or `window_duration`, not both: the window holds either the last N calls or the calls of the last stretch of time",
+                "give `window_size` or `window_duration`, not both: the window holds either the last `window_size` calls or the calls of the last `window_duration`; remove one of them",
             );
         }
         if let (Some((span, minimum)), None) = (self.minimum_calls, self.window_duration) {
-            let size = self
-                .window_size
-                .map_or(DEFAULT_WINDOW_SIZE, |(_, size)| size);
-            if minimum > size {
+            let size = match self.window_size {
+                Some(size) => format!("{size}"),
+                None => format!("{DEFAULT_WINDOW_SIZE} by default"),
+            };
+            let window_size = self.window_size.unwrap_or(DEFAULT_WINDOW_SIZE);
+            if minimum > window_size {
                 errors.at(
                     span,
-                    format!("`minimum_calls` must be at most `window_size` ({size}), got {minimum}; the window never holds more"),
+                    format!("`minimum_calls` must be at most `window_size` ({size}), got {minimum}: the window never holds more calls; lower `minimum_calls` or raise `window_size`"),
                 );
             }
         }
         if let (Some(span), false) = (self.slow_call_rate_threshold, self.slow_call_duration) {
             errors.at(
                 span,
-                "`slow_call_rate_threshold` needs `slow_call_duration`, which says how long a slow call takes, e.g. `slow_call_duration = \"2s\"`",
+                "`slow_call_rate_threshold` needs `slow_call_duration`, the time after which a call counts as slow; add it, e.g. `slow_call_duration = \"2s\"`",
             );
         }
-        if let Some((span, max)) = self.max_recovery_timeout {
-            let recovery = self.recovery_timeout.unwrap_or(DEFAULT_RECOVERY_NANOS);
-            if max < recovery {
+        // A `recovery_timeout` given as an expression is checked at run time.
+        let recovery = match &self.recovery_timeout {
+            None => Some((DEFAULT_RECOVERY_NANOS, "`\"30s\"` by default".to_owned())),
+            Some(given) => given
+                .as_ref()
+                .map(|(nanos, written)| (*nanos, format!("`{written}`"))),
+        };
+        if let (Some((span, max, written)), Some((recovery, recovery_written))) =
+            (&self.max_recovery_timeout, recovery)
+        {
+            if *max < recovery {
                 errors.at(
-                    span,
-                    "`max_recovery_timeout` must be at least `recovery_timeout` (30s unless given), the open time it caps",
+                    *span,
+                    format!("`max_recovery_timeout` must be at least `recovery_timeout` ({recovery_written}), got `{written}`: it caps the open time, which starts at `recovery_timeout`; raise it or lower `recovery_timeout`"),
                 );
             }
         }

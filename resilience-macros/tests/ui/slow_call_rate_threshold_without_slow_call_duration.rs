@@ -1,0 +1,8 @@
+use resilience_runtime::circuit_breaker;
+
+#[circuit_breaker(slow_call_rate_threshold = 0.8)]
+fn fetch() -> Result<u32, std::io::Error> {
+    Ok(1)
+}
+
+fn main() {}

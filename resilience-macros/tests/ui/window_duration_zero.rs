@@ -1,0 +1,8 @@
+use resilience_runtime::circuit_breaker;
+
+#[circuit_breaker(failure_rate_threshold = 0.5, window_duration = "0s")]
+fn fetch() -> Result<u32, std::io::Error> {
+    Ok(1)
+}
+
+fn main() {}

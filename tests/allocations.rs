@@ -1,0 +1,208 @@
+//! The success path allocates nothing: after a call site's first call has
+//! resolved its policy instances, a successful call through any attribute, or
+//! through all six stacked, makes no heap allocation, sync or async.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use common::AppError;
+use resilience_runtime::{bulkhead, circuit_breaker, fallback, rate_limiter, retry, time_limiter};
+
+/// Counts the allocations made on the current thread, so that tests running
+/// in parallel do not see each other's.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+fn allocations_during(work: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    work();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+/// Allocations made by 100 calls of `call`, after a first call.
+fn sync_allocations(call: impl Fn() -> Result<u32, AppError>) -> u64 {
+    call().unwrap();
+    allocations_during(|| {
+        for _ in 0..100 {
+            assert_eq!(call().unwrap(), 7);
+        }
+    })
+}
+
+/// Allocations made by 100 awaited calls of `call`, after a first one,
+/// inside a tokio runtime built beforehand.
+fn async_allocations<F: Future<Output = Result<u32, AppError>>>(call: impl Fn() -> F) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _context = runtime.enter();
+    poll_to_completion(call()).unwrap();
+    allocations_during(|| {
+        for _ in 0..100 {
+            assert_eq!(poll_to_completion(call()).unwrap(), 7);
+        }
+    })
+}
+
+/// Polls a future that is never left waiting, on this thread.
+fn poll_to_completion<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+#[retry(max_attempts = 3, delay = "10ms")]
+fn sync_retry() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[circuit_breaker(name = "alloc-sync-breaker", failure_threshold = 3)]
+fn sync_breaker() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[circuit_breaker(
+    name = "alloc-sync-rate-breaker",
+    failure_rate_threshold = 0.5,
+    window_duration = "60s",
+    slow_call_duration = "1s"
+)]
+fn sync_rate_breaker() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[rate_limiter(name = "alloc-sync-limiter", max_tokens = 1000, refill_rate = 1000.0)]
+fn sync_limiter() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[bulkhead(name = "alloc-sync-bulkhead", max_concurrent = 2)]
+fn sync_bulkhead() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[fallback(value = 0)]
+fn sync_fallback() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[test]
+fn each_sync_attribute_allocates_nothing_on_success() {
+    assert_eq!(sync_allocations(sync_retry), 0, "retry");
+    assert_eq!(sync_allocations(sync_breaker), 0, "circuit breaker");
+    assert_eq!(
+        sync_allocations(sync_rate_breaker),
+        0,
+        "circuit breaker, time window, slow calls"
+    );
+    assert_eq!(sync_allocations(sync_limiter), 0, "rate limiter");
+    assert_eq!(sync_allocations(sync_bulkhead), 0, "bulkhead");
+    assert_eq!(sync_allocations(sync_fallback), 0, "fallback");
+}
+
+#[fallback(value = 0)]
+#[retry(max_attempts = 3)]
+#[circuit_breaker(name = "alloc-sync-stack")]
+#[rate_limiter(name = "alloc-sync-stack", max_tokens = 1000, refill_rate = 1000.0)]
+#[bulkhead(name = "alloc-sync-stack")]
+fn sync_stack() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[test]
+fn a_sync_stack_allocates_nothing_on_success() {
+    assert_eq!(sync_allocations(sync_stack), 0);
+}
+
+#[retry(max_attempts = 3, delay = "10ms")]
+async fn async_retry() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[circuit_breaker(name = "alloc-async-breaker")]
+async fn async_breaker() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[rate_limiter(name = "alloc-async-limiter", max_tokens = 1000, refill_rate = 1000.0)]
+async fn async_limiter() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[bulkhead(name = "alloc-async-bulkhead")]
+async fn async_bulkhead() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[time_limiter(timeout = "1s")]
+async fn async_time_limiter() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[fallback(value = 0)]
+async fn async_fallback() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[test]
+fn each_async_attribute_allocates_nothing_on_success() {
+    assert_eq!(async_allocations(async_retry), 0, "retry");
+    assert_eq!(async_allocations(async_breaker), 0, "circuit breaker");
+    assert_eq!(async_allocations(async_limiter), 0, "rate limiter");
+    assert_eq!(async_allocations(async_bulkhead), 0, "bulkhead");
+    assert_eq!(async_allocations(async_time_limiter), 0, "time limiter");
+    assert_eq!(async_allocations(async_fallback), 0, "fallback");
+}
+
+#[fallback(value = 0)]
+#[retry(max_attempts = 3, delay = "10ms")]
+#[circuit_breaker(name = "alloc-async-stack")]
+#[rate_limiter(name = "alloc-async-stack", max_tokens = 1000, refill_rate = 1000.0)]
+#[bulkhead(name = "alloc-async-stack")]
+#[time_limiter(timeout = "1s")]
+async fn async_stack() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[test]
+fn an_async_stack_of_all_six_allocates_nothing_on_success() {
+    assert_eq!(async_allocations(async_stack), 0);
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guards the tests above against a counter that counts nothing.
+    assert!(allocations_during(|| drop(std::hint::black_box(vec![1u8; 16]))) >= 1);
+}
