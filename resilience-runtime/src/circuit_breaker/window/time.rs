@@ -61,7 +61,9 @@ impl TimeWindow {
                     break;
                 }
                 word + increment
-            } else if is_older(stamp, period) {
+            } else if is_older(stamp, period) || word & !STAMP == 0 {
+                // An empty bucket is free whatever its stamp: a fresh window's
+                // buckets are stamped 0, which reads as newer half the time.
                 (period & STAMP) | increment
             } else {
                 // A newer period owns the bucket: this call is already out of the window.
@@ -232,6 +234,15 @@ mod tests {
             window.record(FAIL, 0);
         }
         assert_eq!(window.tally(0), tally(COUNT as u32, COUNT as u32));
+    }
+
+    #[test]
+    fn a_window_first_used_late_records_its_calls() {
+        let window = TimeWindow::new(SECOND);
+        let late = 0x8000 * window.width;
+        assert_eq!(window.record(FAIL, late), tally(1, 1));
+        window.reset();
+        assert_eq!(window.record(PASS, late), tally(1, 0));
     }
 
     #[test]
