@@ -304,10 +304,18 @@ impl Machine {
 
     /// Moves to `target` from any phase: CLOSED (a reset), FORCED_OPEN,
     /// DISABLED or METRICS_ONLY. CLOSED and METRICS_ONLY start a fresh window,
-    /// cleared by `prepare` first.
+    /// cleared by `prepare` first. Asking for the manual state already in
+    /// force changes nothing.
     pub(crate) fn force(&self, target: Phase, prepare: impl Fn(u8)) -> Transition {
         let mut word = self.load();
         loop {
+            let manual = matches!(
+                target,
+                Phase::ForcedOpen | Phase::Disabled | Phase::MetricsOnly
+            );
+            if manual && word.phase() == target {
+                return (target, target);
+            }
             let next = match target {
                 Phase::Closed { .. } | Phase::MetricsOnly => {
                     let next = word.next_with_fresh_window(target);

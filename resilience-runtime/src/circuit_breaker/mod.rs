@@ -412,6 +412,9 @@ impl CircuitBreaker {
             }
             return;
         };
+        // Recorded before a consecutive-mode transition, which would make this
+        // call's own outcome look late.
+        let tally = self.record(epoch, window, Outcome { failed, slow }, &mut now);
         if counted && self.config.failure_rate_threshold.is_none() {
             if !failed {
                 self.machine.closed_success(epoch);
@@ -419,17 +422,28 @@ impl CircuitBreaker {
                 self.announce(transition);
             }
         }
-        let Some(windows) = &self.windows else { return };
-        // A late result, from a state that has ended, is left out of the new one.
-        if self.machine.load().epoch() != epoch {
-            return;
-        }
-        let tally = windows[usize::from(window)].record(Outcome { failed, slow }, || now.get());
+        let Some(tally) = tally else { return };
         if self.exceeded(tally, failed, slow) && counted {
             if let Some(transition) = self.machine.trip(epoch, &mut now) {
                 self.announce(transition);
             }
         }
+    }
+
+    /// Records an outcome in the window it was admitted to, unless the state
+    /// it ran in has ended: a late result is left out of the new one.
+    fn record<F: Fn() -> u64>(
+        &self,
+        epoch: u32,
+        window: u8,
+        outcome: Outcome,
+        now: &mut Now<F>,
+    ) -> Option<Tally> {
+        let windows = self.windows.as_ref()?;
+        if self.machine.load().epoch() != epoch {
+            return None;
+        }
+        Some(windows[usize::from(window)].record(outcome, || now.get()))
     }
 
     /// Judges the window after a failure or a slow call, reporting each rate
