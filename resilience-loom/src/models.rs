@@ -214,3 +214,65 @@ fn every_record_in_a_count_window_is_counted_once() {
         );
     });
 }
+
+/// One thread turns a due OPEN circuit half-open while another takes a probe
+/// that fails and reopens it: the half-open deadline, written late, must not
+/// replace the reopened circuit's own and strand it OPEN.
+#[test]
+fn a_late_half_open_deadline_never_strands_a_reopened_circuit() {
+    model(|| {
+        let machine = Machine::new(timing(1, 1));
+        machine.closed_failure(epoch_of(&machine), &mut now());
+        let machine = Arc::new(machine);
+        let reader = {
+            let machine = machine.clone();
+            thread::spawn(move || {
+                machine.current(&mut now(), &mut |_| {});
+            })
+        };
+        let caller = {
+            let machine = machine.clone();
+            thread::spawn(move || {
+                if let Some(Pass::Probe { epoch }) = acquire(&machine) {
+                    machine.probe_failure(epoch, &mut now());
+                }
+            })
+        };
+        reader.join().unwrap();
+        caller.join().unwrap();
+        // The open time (zero) has passed: the circuit admits a probe again.
+        assert_ne!(
+            machine.current(&mut now(), &mut |_| {}).phase(),
+            Phase::Open
+        );
+    });
+}
+
+/// One thread opens the circuit while another resets it and opens it again:
+/// the first opening's deadline, written late, must not strand the second.
+#[test]
+fn a_late_open_deadline_never_strands_a_circuit_reopened_after_a_reset() {
+    model(|| {
+        let machine = Arc::new(Machine::new(timing(1, 1)));
+        let epoch = epoch_of(&machine);
+        let first = {
+            let machine = machine.clone();
+            thread::spawn(move || {
+                machine.closed_failure(epoch, &mut now());
+            })
+        };
+        let second = {
+            let machine = machine.clone();
+            thread::spawn(move || {
+                machine.force(Phase::Closed { failures: 0 }, |_| {});
+                machine.closed_failure(epoch_of(&machine), &mut now());
+            })
+        };
+        first.join().unwrap();
+        second.join().unwrap();
+        assert_ne!(
+            machine.current(&mut now(), &mut |_| {}).phase(),
+            Phase::Open
+        );
+    });
+}

@@ -1,11 +1,11 @@
-//! The breaker's lock-free state machine: one state word, the deadline of the
-//! current OPEN or HALF_OPEN state, and the count of probe rounds that failed
-//! in a row. Time comes in as nanoseconds from the caller, and transitions go
-//! out to it, so that this file depends on nothing but atomics and can be
-//! model-checked with loom.
+//! The breaker's lock-free state machine: one state word, and one deadline
+//! word for the current OPEN or HALF_OPEN state, which also carries the count
+//! of probe rounds that failed in a row. Time comes in as nanoseconds from the
+//! caller, and transitions go out to it, so that this file depends on nothing
+//! but atomics and can be model-checked with loom.
 
 use super::word::{Phase, Word};
-use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicU64, Ordering};
 
 /// The settings the state machine needs, in nanoseconds.
 #[derive(Debug, Clone, Copy)]
@@ -58,13 +58,51 @@ impl<F: Fn() -> u64> Now<F> {
 }
 
 const NEVER: u64 = u64::MAX;
-/// The deadline word: the low 16 bits of the epoch it belongs to, and microseconds.
-const TAG_BITS: u32 = 16;
+const NANOS_PER_MILLI: u64 = 1_000_000;
+
+/// The deadline word: the low 16 bits of the epoch of the state it belongs
+/// to, the probe rounds that failed in a row before it (6 bits), and when the
+/// state ends, in milliseconds (42 bits: 139 years), all-ones for never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Deadline(u64);
+
+impl Deadline {
+    const MILLIS: u64 = (1 << 42) - 1;
+    const MAX_ROUNDS: u32 = (1 << 6) - 1;
+
+    fn new(word: Word, rounds: u32, nanos: u64) -> Deadline {
+        let millis = if nanos == NEVER {
+            Self::MILLIS
+        } else {
+            nanos.div_ceil(NANOS_PER_MILLI).min(Self::MILLIS - 1)
+        };
+        let rounds = u64::from(rounds.min(Self::MAX_ROUNDS));
+        Deadline(millis << 22 | rounds << 16 | u64::from(tag(word.epoch())))
+    }
+
+    fn tag(self) -> u16 {
+        self.0 as u16
+    }
+
+    fn rounds(self) -> u32 {
+        ((self.0 >> 16) & u64::from(Self::MAX_ROUNDS)) as u32
+    }
+
+    fn nanos(self) -> u64 {
+        match self.0 >> 22 {
+            Self::MILLIS => NEVER,
+            millis => millis * NANOS_PER_MILLI,
+        }
+    }
+}
+
+fn tag(epoch: u32) -> u16 {
+    epoch as u16
+}
 
 pub(crate) struct Machine {
     word: AtomicU64,
     deadline: AtomicU64,
-    failed_rounds: AtomicU32,
     timing: Timing,
 }
 
@@ -73,7 +111,6 @@ impl Machine {
         Machine {
             word: AtomicU64::new(Word::new(0, 0, Phase::Closed { failures: 0 }).0),
             deadline: AtomicU64::new(0),
-            failed_rounds: AtomicU32::new(0),
             timing,
         }
     }
@@ -116,7 +153,7 @@ impl Machine {
                         .timing
                         .half_open_wait
                         .map_or(NEVER, |wait| now.get().saturating_add(wait));
-                    self.set_due(half_open, until);
+                    self.set_due(half_open, self.failed_rounds(word), until);
                     seen((Phase::Open, half_open.phase()));
                 }
             } else if let Some(transition) = self.open(word, now.get(), true) {
@@ -254,7 +291,6 @@ impl Machine {
             };
             match self.swap(word, next) {
                 Ok(()) if next.phase() == (Phase::Closed { failures: 0 }) => {
-                    self.failed_rounds.store(0, Ordering::Release);
                     return Some((word.phase(), next.phase()));
                 }
                 Ok(()) => return None,
@@ -325,10 +361,7 @@ impl Machine {
                 _ => word.next(target),
             };
             match self.swap(word, next) {
-                Ok(()) => {
-                    self.failed_rounds.store(0, Ordering::Release);
-                    return (word.phase(), target);
-                }
+                Ok(()) => return (word.phase(), target),
                 Err(changed) => word = changed,
             }
         }
@@ -338,14 +371,13 @@ impl Machine {
     /// `recovery_backoff` for each probe round that failed in a row.
     fn open(&self, word: Word, now: u64, probe_failed: bool) -> Option<Transition> {
         let rounds = if probe_failed {
-            self.failed_rounds.load(Ordering::Acquire).saturating_add(1)
+            self.failed_rounds(word) + 1
         } else {
             0
         };
         let open = word.next(Phase::Open);
         self.swap(word, open).ok()?;
-        self.failed_rounds.store(rounds, Ordering::Release);
-        self.set_due(open, now.saturating_add(self.open_for(rounds)));
+        self.set_due(open, rounds, now.saturating_add(self.open_for(rounds)));
         Some((word.phase(), Phase::Open))
     }
 
@@ -368,30 +400,47 @@ impl Machine {
         }
     }
 
-    /// When the timed phase of `word` ends, in nanoseconds (to the microsecond),
-    /// or `None` until the thread that entered it has written it.
-    fn due(&self, word: Word) -> Option<u64> {
-        let deadline = self.deadline.load(Ordering::Acquire);
-        if deadline & ((1 << TAG_BITS) - 1) != u64::from(word.epoch()) & ((1 << TAG_BITS) - 1) {
-            return None;
-        }
-        let micros = deadline >> TAG_BITS;
-        Some(if micros == NEVER >> TAG_BITS {
-            NEVER
+    /// The probe rounds that failed in a row up to `word`: kept in the deadline
+    /// of its OPEN or HALF_OPEN state, or of the OPEN state just before a
+    /// HALF_OPEN one whose deadline is not written yet.
+    fn failed_rounds(&self, word: Word) -> u32 {
+        let deadline = Deadline(self.deadline.load(Ordering::Acquire));
+        let own = tag(word.epoch());
+        if deadline.tag() == own || deadline.tag() == own.wrapping_sub(1) {
+            deadline.rounds()
         } else {
-            micros * 1_000
-        })
+            0
+        }
     }
 
-    fn set_due(&self, word: Word, nanos: u64) {
-        let micros = if nanos == NEVER {
-            NEVER >> TAG_BITS
-        } else {
-            nanos.div_ceil(1_000).min((NEVER >> TAG_BITS) - 1)
-        };
-        let tag = u64::from(word.epoch()) & ((1 << TAG_BITS) - 1);
-        self.deadline
-            .store(micros << TAG_BITS | tag, Ordering::Release);
+    /// When the timed phase of `word` ends, in nanoseconds, or `None` until the
+    /// thread that entered it has written it.
+    fn due(&self, word: Word) -> Option<u64> {
+        let deadline = Deadline(self.deadline.load(Ordering::Acquire));
+        (deadline.tag() == tag(word.epoch())).then(|| deadline.nanos())
+    }
+
+    /// Writes the deadline of `word`'s state, unless a later state has written
+    /// its own already: the thread that made a transition writes after its
+    /// swap, and may be overtaken by the next transition.
+    fn set_due(&self, word: Word, rounds: u32, nanos: u64) {
+        let deadline = Deadline::new(word, rounds, nanos);
+        let mut current = self.deadline.load(Ordering::Acquire);
+        loop {
+            let ahead = Deadline(current).tag().wrapping_sub(deadline.tag());
+            if ahead != 0 && ahead < 0x8000 {
+                return;
+            }
+            match self.deadline.compare_exchange(
+                current,
+                deadline.0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(changed) => current = changed,
+            }
+        }
     }
 
     fn swap(&self, from: Word, to: Word) -> Result<(), Word> {
