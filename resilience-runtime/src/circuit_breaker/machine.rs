@@ -257,14 +257,9 @@ impl Machine {
 
     /// Opens a CLOSED circuit of `epoch` (a rate was exceeded).
     pub(crate) fn trip<F: Fn() -> u64>(&self, epoch: u32, now: &mut Now<F>) -> Option<Transition> {
-        let mut word = self.load();
-        while word.epoch() == epoch && matches!(word.phase(), Phase::Closed { .. }) {
-            if let Some(transition) = self.open(word, now.get(), false) {
-                return Some(transition);
-            }
-            word = self.load();
-        }
-        None
+        self.open_from(epoch, now.get(), false, |phase| {
+            matches!(phase, Phase::Closed { .. })
+        })
     }
 
     /// A probe succeeded: with `half_open_max_calls` successes the circuit
@@ -306,9 +301,22 @@ impl Machine {
         epoch: u32,
         now: &mut Now<F>,
     ) -> Option<Transition> {
+        self.open_from(epoch, now.get(), true, |phase| {
+            matches!(phase, Phase::HalfOpen { .. })
+        })
+    }
+
+    /// Opens the circuit while it is still in `epoch`, in a phase `from` accepts.
+    fn open_from(
+        &self,
+        epoch: u32,
+        now: u64,
+        probe_failed: bool,
+        from: impl Fn(Phase) -> bool,
+    ) -> Option<Transition> {
         let mut word = self.load();
-        while word.epoch() == epoch && matches!(word.phase(), Phase::HalfOpen { .. }) {
-            if let Some(transition) = self.open(word, now.get(), true) {
+        while word.epoch() == epoch && from(word.phase()) {
+            if let Some(transition) = self.open(word, now, probe_failed) {
                 return Some(transition);
             }
             word = self.load();

@@ -1,5 +1,5 @@
-use super::{Outcome, Tally};
-use crate::sync::atomic::{AtomicI64, AtomicU8, AtomicUsize, Ordering};
+use super::{Outcome, Tally, Totals};
+use crate::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 const RECORDED: u8 = 1;
 const FAILED: u8 = 2;
@@ -11,9 +11,7 @@ const SLOW: u8 = 4;
 pub(crate) struct CountWindow {
     slots: Box<[AtomicU8]>,
     next: AtomicUsize,
-    calls: AtomicI64,
-    failures: AtomicI64,
-    slow: AtomicI64,
+    totals: Totals,
 }
 
 impl CountWindow {
@@ -21,9 +19,7 @@ impl CountWindow {
         CountWindow {
             slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
             next: AtomicUsize::new(0),
-            calls: AtomicI64::new(0),
-            failures: AtomicI64::new(0),
-            slow: AtomicI64::new(0),
+            totals: Totals::new(),
         }
     }
 
@@ -33,28 +29,13 @@ impl CountWindow {
             | if outcome.failed { FAILED } else { 0 }
             | if outcome.slow { SLOW } else { 0 };
         let replaced = self.slots[index].swap(bits, Ordering::AcqRel);
-        for (counter, flag) in [
-            (&self.calls, RECORDED),
-            (&self.failures, FAILED),
-            (&self.slow, SLOW),
-        ] {
-            let delta = i64::from(bits & flag != 0) - i64::from(replaced & flag != 0);
-            if delta != 0 {
-                counter.fetch_add(delta, Ordering::AcqRel);
-            }
-        }
+        let delta = |flag: u8| i64::from(bits & flag != 0) - i64::from(replaced & flag != 0);
+        self.totals.add(delta(RECORDED), delta(FAILED), delta(SLOW));
         self.tally()
     }
 
     pub(crate) fn tally(&self) -> Tally {
-        // A count read between a swap and its adjustment may be one off; clamp.
-        let size = self.slots.len() as i64;
-        let read = |counter: &AtomicI64| counter.load(Ordering::Acquire).clamp(0, size) as u32;
-        Tally {
-            calls: read(&self.calls),
-            failures: read(&self.failures),
-            slow: read(&self.slow),
-        }
+        self.totals.read(self.slots.len() as u32)
     }
 
     pub(crate) fn reset(&self) {
@@ -62,9 +43,7 @@ impl CountWindow {
             slot.store(0, Ordering::Relaxed);
         }
         self.next.store(0, Ordering::Relaxed);
-        for counter in [&self.calls, &self.failures, &self.slow] {
-            counter.store(0, Ordering::Release);
-        }
+        self.totals.reset();
     }
 }
 

@@ -8,12 +8,60 @@ mod time;
 pub(crate) use count::CountWindow;
 pub(crate) use time::TimeWindow;
 
+use crate::sync::atomic::{AtomicI64, Ordering};
+
 /// Calls in a window, and how many of them failed or were slow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Tally {
     pub(crate) calls: u32,
     pub(crate) failures: u32,
     pub(crate) slow: u32,
+}
+
+/// A window's running counts, moved by differences as outcomes enter and
+/// leave it. A reading between two moves may be off by one, so it is clamped.
+pub(crate) struct Totals {
+    calls: AtomicI64,
+    failures: AtomicI64,
+    slow: AtomicI64,
+}
+
+impl Totals {
+    pub(crate) fn new() -> Self {
+        Totals {
+            calls: AtomicI64::new(0),
+            failures: AtomicI64::new(0),
+            slow: AtomicI64::new(0),
+        }
+    }
+
+    pub(crate) fn add(&self, calls: i64, failures: i64, slow: i64) {
+        for (total, delta) in [
+            (&self.calls, calls),
+            (&self.failures, failures),
+            (&self.slow, slow),
+        ] {
+            if delta != 0 {
+                total.fetch_add(delta, Ordering::AcqRel);
+            }
+        }
+    }
+
+    pub(crate) fn read(&self, most: u32) -> Tally {
+        let read =
+            |total: &AtomicI64| total.load(Ordering::Acquire).clamp(0, i64::from(most)) as u32;
+        Tally {
+            calls: read(&self.calls),
+            failures: read(&self.failures),
+            slow: read(&self.slow),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        for total in [&self.calls, &self.failures, &self.slow] {
+            total.store(0, Ordering::Release);
+        }
+    }
 }
 
 /// One call's outcome, as a window keeps it.

@@ -1,5 +1,5 @@
-use super::{Outcome, Tally};
-use crate::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use super::{Outcome, Tally, Totals};
+use crate::sync::atomic::{AtomicU64, Ordering};
 
 /// Each bucket is one word: the low 16 bits of its period's number, then the
 /// calls, failures and slow calls of that period, 16 bits each.
@@ -29,9 +29,7 @@ pub(crate) struct TimeWindow {
     width: u64,
     /// The latest period seen, plus one; zero before the first.
     head: AtomicU64,
-    calls: AtomicI64,
-    failures: AtomicI64,
-    slow: AtomicI64,
+    totals: Totals,
 }
 
 impl TimeWindow {
@@ -41,9 +39,7 @@ impl TimeWindow {
             buckets: (0..count).map(|_| AtomicU64::new(0)).collect(),
             width: duration_nanos.div_ceil(count).max(1),
             head: AtomicU64::new(0),
-            calls: AtomicI64::new(0),
-            failures: AtomicI64::new(0),
-            slow: AtomicI64::new(0),
+            totals: Totals::new(),
         }
     }
 
@@ -96,9 +92,7 @@ impl TimeWindow {
             bucket.store(0, Ordering::Relaxed);
         }
         self.head.store(0, Ordering::Relaxed);
-        for total in [&self.calls, &self.failures, &self.slow] {
-            total.store(0, Ordering::Release);
-        }
+        self.totals.reset();
     }
 
     /// Expires the buckets that fall out of the window when `period` becomes
@@ -157,22 +151,12 @@ impl TimeWindow {
 
     /// Adds (or with `sign` -1, removes) the counts of a bucket word to the totals.
     fn add(&self, word: u64, sign: i64) {
-        for (total, shift) in [(&self.calls, 16), (&self.failures, 32), (&self.slow, 48)] {
-            let n = ((word >> shift) & COUNT) as i64;
-            if n != 0 {
-                total.fetch_add(sign * n, Ordering::AcqRel);
-            }
-        }
+        let count = |shift: u32| sign * ((word >> shift) & COUNT) as i64;
+        self.totals.add(count(16), count(32), count(48));
     }
 
     fn totals(&self) -> Tally {
-        let read =
-            |total: &AtomicI64| total.load(Ordering::Acquire).clamp(0, i64::from(u32::MAX)) as u32;
-        Tally {
-            calls: read(&self.calls),
-            failures: read(&self.failures),
-            slow: read(&self.slow),
-        }
+        self.totals.read(u32::MAX)
     }
 }
 
