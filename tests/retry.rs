@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -322,4 +323,32 @@ fn a_named_retry_counts_retries_and_exhaustions_in_the_registry() {
     let retry = registry().retry("retry-counted");
     assert_eq!(retry.retries(), 3);
     assert_eq!(retry.exhausted(), 1);
+}
+
+static ZERO_DELAY_RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[retry(max_attempts = 3)]
+async fn zero_delay_twice_failing() -> Result<u32, AppError> {
+    match ZERO_DELAY_RUNS.fetch_add(1, Ordering::SeqCst) {
+        0 | 1 => Err(AppError::Transient),
+        _ => Ok(3),
+    }
+}
+
+#[test]
+fn zero_delay_retries_never_wait_on_the_timer() {
+    // A zero sleep would wait for tokio's next timer tick; polled with no
+    // timer running, the call could then never finish.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _context = runtime.enter();
+    let mut call = std::pin::pin!(zero_delay_twice_failing());
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match call.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(result) => assert_eq!(result.unwrap(), 3),
+        std::task::Poll::Pending => panic!("the retry waited on the timer"),
+    }
+    assert_eq!(ZERO_DELAY_RUNS.load(Ordering::SeqCst), 3);
 }

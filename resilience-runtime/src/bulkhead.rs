@@ -124,11 +124,21 @@ impl Bulkhead {
     }
 
     /// Takes a slot if one is free, without waiting.
+    #[inline]
     pub fn try_acquire(&self) -> Result<BulkheadPermit<'_>, Error> {
         self.take().ok_or_else(|| self.reject())
     }
 
+    /// Takes a free slot without waiting and without counting a rejection:
+    /// the fast path of the attribute's expansion, before [`acquire`](Self::acquire).
+    #[doc(hidden)]
+    #[inline]
+    pub fn take_free(&self) -> Option<BulkheadPermit<'_>> {
+        self.take()
+    }
+
     /// Takes a slot, waiting up to `max_wait` for one (on tokio's clock).
+    #[inline]
     pub async fn acquire(&self) -> Result<BulkheadPermit<'_>, Error> {
         if let Some(permit) = self.take() {
             return Ok(permit);
@@ -152,6 +162,7 @@ impl Bulkhead {
     }
 
     /// Takes a slot, blocking the thread up to `max_wait` for one.
+    #[inline]
     pub fn acquire_blocking(&self) -> Result<BulkheadPermit<'_>, Error> {
         if let Some(permit) = self.take() {
             return Ok(permit);
@@ -194,6 +205,7 @@ impl Bulkhead {
         f().await
     }
 
+    #[inline]
     fn take(&self) -> Option<BulkheadPermit<'_>> {
         self.available
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |free| {
@@ -203,6 +215,7 @@ impl Bulkhead {
             .map(|_| BulkheadPermit { bulkhead: self })
     }
 
+    #[inline]
     fn release(&self) {
         // SeqCst pairs with `Waiting::new` and `take`: either a waiter sees this
         // slot, or this release sees the waiter and wakes it.
@@ -217,6 +230,7 @@ impl Bulkhead {
         }
     }
 
+    #[cold]
     fn reject(&self) -> Error {
         self.rejected.add();
         let error = Error::BulkheadFull {
@@ -236,6 +250,7 @@ pub struct BulkheadPermit<'a> {
 }
 
 impl Drop for BulkheadPermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.bulkhead.release();
     }

@@ -19,12 +19,14 @@ impl Epoch {
 
     /// Nanoseconds since this origin (zero if the clock reads earlier, as a
     /// paused clock in another runtime may).
+    #[inline]
     pub(crate) fn nanos(&self) -> u64 {
         saturating_nanos(Instant::now().saturating_duration_since(self.0))
     }
 }
 
 /// A duration in whole nanoseconds, saturating at `u64::MAX` (584 years).
+#[inline]
 pub(crate) fn saturating_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -108,10 +108,12 @@ impl<F: ?Sized> Listeners<F> {
 
     /// Whether anyone listens; one atomic load, so that nobody pays for events
     /// while nobody listens.
+    #[inline]
     pub(crate) fn any(&self) -> bool {
         self.any.load(Ordering::Acquire)
     }
 
+    #[inline]
     pub(crate) fn notify(&self, mut call: impl FnMut(&F)) {
         if !self.any() {
             return;
@@ -148,6 +150,7 @@ pub(crate) fn unsubscribe(id: ListenerId) -> bool {
 }
 
 /// Reports `event` to every registry listener.
+#[inline]
 pub(crate) fn emit(event: Event<'_>) {
     LISTENERS.notify(|listener| listener(&event));
 }

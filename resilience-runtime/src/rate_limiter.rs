@@ -142,12 +142,14 @@ impl RateLimiter {
     }
 
     /// Takes a token if there is one, without waiting.
+    #[inline]
     pub fn try_acquire(&self) -> Result<(), Error> {
         self.reserve(0).map(drop)
     }
 
     /// Takes a token, waiting (on tokio's clock) when one will be there within
     /// `max_wait`. A cancelled wait gives its token back.
+    #[inline]
     pub async fn acquire(&self) -> Result<(), Error> {
         let wait = self.reserve(self.max_wait)?;
         if wait > 0 {
@@ -159,6 +161,7 @@ impl RateLimiter {
     }
 
     /// Takes a token, sleeping the thread when one will be there within `max_wait`.
+    #[inline]
     pub fn acquire_blocking(&self) -> Result<(), Error> {
         let wait = self.reserve(self.max_wait)?;
         if wait > 0 {
@@ -185,6 +188,7 @@ impl RateLimiter {
 
     /// Takes the next token if it comes within `max_wait` nanoseconds; returns
     /// how long until it does.
+    #[inline]
     fn reserve(&self, max_wait: u64) -> Result<u64, Error> {
         let now = self.clock.nanos();
         let mut tat = self.tat.load(Ordering::Acquire);
@@ -204,6 +208,7 @@ impl RateLimiter {
         }
     }
 
+    #[cold]
     fn reject(&self, wait: u64) -> Error {
         self.rejected.add();
         let error = Error::RateLimited {

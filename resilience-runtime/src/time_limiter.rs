@@ -90,6 +90,7 @@ impl TimeLimiter {
 
     /// Awaits `future`, or drops it and returns [`Error::Timeout`] once the
     /// timeout has passed (on tokio's clock).
+    #[inline]
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
         match tokio::time::timeout(self.config.timeout, future).await {
             Ok(output) => Ok(output),

@@ -21,5 +21,5 @@ pub(crate) fn wrap(
         f,
         span,
     );
-    admitted(bulkhead, f, span, inner)
+    admitted(bulkhead, f, span, inner, true)
 }

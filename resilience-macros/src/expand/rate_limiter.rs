@@ -20,5 +20,5 @@ pub(crate) fn wrap(
         f,
         span,
     );
-    admitted(limiter, f, span, inner)
+    admitted(limiter, f, span, inner, false)
 }

@@ -63,7 +63,10 @@ pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStrea
                     ::core::option::Option::None => break outcome,
                 }
             };
-            #sleep;
+            // A zero sleep would still wait for tokio's next timer tick (1 ms).
+            if !wait.is_zero() {
+                #sleep;
+            }
         }
     })
 }

@@ -48,10 +48,12 @@ pub(crate) struct Now<F: Fn() -> u64> {
 }
 
 impl<F: Fn() -> u64> Now<F> {
+    #[inline]
     pub(crate) fn new(read: F) -> Self {
         Now { read, value: None }
     }
 
+    #[inline]
     pub(crate) fn get(&mut self) -> u64 {
         *self.value.get_or_insert_with(&self.read)
     }
@@ -115,6 +117,7 @@ impl Machine {
         }
     }
 
+    #[inline]
     pub(crate) fn load(&self) -> Word {
         Word(self.word.load(Ordering::Acquire))
     }
@@ -122,6 +125,7 @@ impl Machine {
     /// The word after the transitions that are due by time: OPEN to HALF_OPEN
     /// once the open time has passed, HALF_OPEN back to OPEN once probes have
     /// taken longer than `half_open_wait`.
+    #[inline]
     pub(crate) fn current<F: Fn() -> u64>(
         &self,
         now: &mut Now<F>,
@@ -163,6 +167,7 @@ impl Machine {
         self.load()
     }
 
+    #[inline]
     pub(crate) fn acquire<F: Fn() -> u64>(
         &self,
         now: &mut Now<F>,
@@ -209,6 +214,7 @@ impl Machine {
     }
 
     /// A success in CLOSED (consecutive mode): the failure count starts over.
+    #[inline]
     pub(crate) fn closed_success(&self, epoch: u32) {
         let mut word = self.load();
         while word.epoch() == epoch {
@@ -423,6 +429,7 @@ impl Machine {
 
     /// When the timed phase of `word` ends, in nanoseconds, or `None` until the
     /// thread that entered it has written it.
+    #[inline]
     fn due(&self, word: Word) -> Option<u64> {
         let deadline = Deadline(self.deadline.load(Ordering::Acquire));
         (deadline.tag() == tag(word.epoch())).then(|| deadline.nanos())
@@ -451,6 +458,7 @@ impl Machine {
         }
     }
 
+    #[inline]
     fn swap(&self, from: Word, to: Word) -> Result<(), Word> {
         self.word
             .compare_exchange(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)

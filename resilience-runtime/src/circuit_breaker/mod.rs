@@ -241,7 +241,29 @@ impl CircuitBreaker {
     /// [`success`](CircuitPermit::success), [`failure`](CircuitPermit::failure)
     /// or [`ignore`](CircuitPermit::ignore); dropped without one (the call
     /// panicked or was cancelled) it records nothing and frees its probe slot.
+    #[inline(always)]
     pub fn try_acquire(&self) -> Result<CircuitPermit<'_>, Error> {
+        // The common case, kept small enough to inline into every call site:
+        // a CLOSED circuit that times nothing.
+        let word = self.machine.load();
+        if self.slow_nanos.is_none() {
+            if let Phase::Closed { .. } = word.phase() {
+                let pass = Pass::Counted {
+                    epoch: word.epoch(),
+                    window: word.window(),
+                };
+                return Ok(CircuitPermit {
+                    breaker: self,
+                    pass,
+                    started: 0,
+                    settled: false,
+                });
+            }
+        }
+        self.acquire_slow()
+    }
+
+    fn acquire_slow(&self) -> Result<CircuitPermit<'_>, Error> {
         let mut now = self.now();
         match self
             .machine
@@ -263,7 +285,24 @@ impl CircuitBreaker {
         }
     }
 
+    /// A success in CLOSED with nothing to record but the count: consecutive
+    /// mode, no slow-call timing, no listener, no failure to forget.
+    #[inline(always)]
+    fn succeed(&self, pass: Pass, started: u64) {
+        if let Pass::Counted { epoch, .. } = pass {
+            if self.windows.is_none() && self.slow_nanos.is_none() && !self.listeners.any() {
+                let word = self.machine.load();
+                if word.epoch() == epoch && word.phase() == (Phase::Closed { failures: 0 }) {
+                    self.successful.add();
+                    return;
+                }
+            }
+        }
+        self.settle(pass, started, false);
+    }
+
     /// Runs `f` if the circuit lets it, recording every `Err` as a failure.
+    #[inline]
     pub fn call<T, E: From<Error>>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
         let permit = self.try_acquire()?;
         let result = f();
@@ -273,6 +312,7 @@ impl CircuitBreaker {
 
     /// Awaits the future `f` makes if the circuit lets it, recording every
     /// `Err` as a failure. A cancelled call records nothing.
+    #[inline]
     pub async fn call_async<T, E, Fut>(&self, f: impl FnOnce() -> Fut) -> Result<T, E>
     where
         E: From<Error>,
@@ -330,6 +370,7 @@ impl CircuitBreaker {
         self.listeners.remove(id)
     }
 
+    #[inline]
     fn now(&self) -> Now<impl Fn() -> u64 + '_> {
         Now::new(|| self.clock.nanos())
     }
@@ -347,6 +388,7 @@ impl CircuitBreaker {
         }
     }
 
+    #[cold]
     fn reject(&self, retry_after: Option<Duration>) -> Error {
         self.not_permitted.add();
         self.notify(CircuitBreakerEvent::NotPermitted);
@@ -358,10 +400,12 @@ impl CircuitBreaker {
         error
     }
 
+    #[inline]
     fn notify(&self, event: CircuitBreakerEvent) {
         self.listeners.notify(|listener| listener(&event));
     }
 
+    #[cold]
     fn announce(&self, (from, to): Transition) {
         let (from, to) = (from.state(), to.state());
         if from == to {
@@ -375,6 +419,7 @@ impl CircuitBreaker {
         self.notify(CircuitBreakerEvent::StateTransition { from, to });
     }
 
+    #[inline]
     fn settle(&self, pass: Pass, started: u64, failed: bool) {
         let (epoch, window, counted) = match pass {
             Pass::Free => return,
@@ -432,6 +477,7 @@ impl CircuitBreaker {
 
     /// Records an outcome in the window it was admitted to, unless the state
     /// it ran in has ended: a late result is left out of the new one.
+    #[inline]
     fn record<F: Fn() -> u64>(
         &self,
         epoch: u32,
@@ -448,6 +494,7 @@ impl CircuitBreaker {
 
     /// Judges the window after a failure or a slow call, reporting each rate
     /// that reached its threshold.
+    #[cold]
     fn exceeded(&self, tally: Tally, failed: bool, slow: bool) -> bool {
         if tally.calls < self.judged_from || tally.calls == 0 {
             return false;
@@ -469,6 +516,7 @@ impl CircuitBreaker {
         exceeded
     }
 
+    #[inline]
     fn ignore(&self, pass: Pass) {
         if pass == Pass::Free {
             return;
@@ -478,6 +526,7 @@ impl CircuitBreaker {
         self.abandon(pass);
     }
 
+    #[inline]
     fn abandon(&self, pass: Pass) {
         if let Pass::Probe { epoch } = pass {
             self.machine.abandon(epoch);
@@ -506,12 +555,14 @@ impl fmt::Debug for CircuitPermit<'_> {
 
 impl CircuitPermit<'_> {
     /// The call succeeded.
+    #[inline(always)]
     pub fn success(mut self) {
         self.settled = true;
-        self.breaker.settle(self.pass, self.started, false);
+        self.breaker.succeed(self.pass, self.started);
     }
 
     /// The call failed.
+    #[inline]
     pub fn failure(mut self) {
         self.settled = true;
         self.breaker.settle(self.pass, self.started, true);
@@ -535,6 +586,7 @@ impl CircuitPermit<'_> {
 }
 
 impl Drop for CircuitPermit<'_> {
+    #[inline(always)]
     fn drop(&mut self) {
         if !self.settled {
             self.breaker.abandon(self.pass);

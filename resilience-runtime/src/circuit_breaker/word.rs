@@ -33,6 +33,7 @@ pub(crate) enum Phase {
 pub(crate) struct Word(pub(crate) u64);
 
 impl Word {
+    #[inline]
     pub(crate) fn new(epoch: u32, window: u8, phase: Phase) -> Word {
         let (code, payload) = match phase {
             Phase::Closed { failures } => (0, u64::from(failures)),
@@ -48,14 +49,17 @@ impl Word {
         Word(u64::from(epoch) << 32 | payload << 4 | u64::from(window & 1) << 3 | code)
     }
 
+    #[inline]
     pub(crate) fn epoch(self) -> u32 {
         (self.0 >> 32) as u32
     }
 
+    #[inline]
     pub(crate) fn window(self) -> u8 {
         ((self.0 >> 3) & 1) as u8
     }
 
+    #[inline]
     pub(crate) fn phase(self) -> Phase {
         let payload = (self.0 as u32) >> 4;
         match self.0 & 0b111 {
@@ -72,11 +76,13 @@ impl Word {
     }
 
     /// The same epoch and window, in another phase.
+    #[inline]
     pub(crate) fn with(self, phase: Phase) -> Word {
         Word::new(self.epoch(), self.window(), phase)
     }
 
     /// The next epoch, in `phase`, recording into the same window.
+    #[inline]
     pub(crate) fn next(self, phase: Phase) -> Word {
         Word::new(self.epoch().wrapping_add(1), self.window(), phase)
     }

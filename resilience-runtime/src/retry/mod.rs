@@ -167,6 +167,7 @@ impl Retry {
     }
 
     /// A fresh count of attempts for one call, to drive a retry loop by hand.
+    #[inline]
     pub fn attempts(&self) -> Attempts<'_> {
         Attempts {
             retry: self,
@@ -177,12 +178,14 @@ impl Retry {
 
     /// Runs `f` until it succeeds or `max_attempts` are used, sleeping the
     /// thread between attempts; returns the last error.
+    #[inline]
     pub fn call<T, E>(&self, mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
         let mut attempts = self.attempts();
         loop {
             match f() {
                 Ok(value) => return Ok(value),
                 Err(error) => match attempts.next_wait(None) {
+                    Some(wait) if wait.is_zero() => {}
                     Some(wait) => std::thread::sleep(wait),
                     None => return Err(error),
                 },
@@ -192,6 +195,7 @@ impl Retry {
 
     /// Runs the future `f` makes until one succeeds or `max_attempts` are
     /// used, waiting with `tokio::time::sleep`; returns the last error.
+    #[inline]
     pub async fn call_async<T, E, F, Fut>(&self, mut f: F) -> Result<T, E>
     where
         F: FnMut() -> Fut,
@@ -201,7 +205,9 @@ impl Retry {
         loop {
             match f().await {
                 Ok(value) => return Ok(value),
+                // A zero sleep would still wait for the timer's next tick (1 ms).
                 Err(error) => match attempts.next_wait(None) {
+                    Some(wait) if wait.is_zero() => {}
                     Some(wait) => tokio::time::sleep(wait).await,
                     None => return Err(error),
                 },
@@ -234,12 +240,17 @@ impl Attempts<'_> {
             });
             return None;
         }
-        let drawn = backoff::wait(
-            &retry.config,
-            self.made - 1,
-            self.previous,
-            crate::rng::unit(),
-        );
+        // Every formula gives zero for a zero delay: skip the arithmetic and the draw.
+        let drawn = if retry.config.delay.is_zero() {
+            Duration::ZERO
+        } else {
+            backoff::wait(
+                &retry.config,
+                self.made - 1,
+                self.previous,
+                crate::rng::unit(),
+            )
+        };
         self.previous = drawn;
         let floored = at_least.map_or(drawn, |floor| drawn.max(floor));
         let wait = retry

@@ -23,6 +23,7 @@ impl CountWindow {
         }
     }
 
+    #[inline]
     pub(crate) fn record(&self, outcome: Outcome) -> Tally {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let bits = RECORDED
@@ -34,6 +35,7 @@ impl CountWindow {
         self.tally()
     }
 
+    #[inline]
     pub(crate) fn tally(&self) -> Tally {
         self.totals.read(self.slots.len() as u32)
     }

@@ -35,6 +35,7 @@ impl Totals {
         }
     }
 
+    #[inline]
     pub(crate) fn add(&self, calls: i64, failures: i64, slow: i64) {
         for (total, delta) in [
             (&self.calls, calls),
@@ -47,6 +48,7 @@ impl Totals {
         }
     }
 
+    #[inline]
     pub(crate) fn read(&self, most: u32) -> Tally {
         let read =
             |total: &AtomicI64| total.load(Ordering::Acquire).clamp(0, i64::from(most)) as u32;
@@ -78,6 +80,7 @@ pub(crate) enum Window {
 
 impl Window {
     /// Records an outcome at `now` (nanoseconds; read only by a time window).
+    #[inline]
     pub(crate) fn record(&self, outcome: Outcome, now: impl FnOnce() -> u64) -> Tally {
         match self {
             Window::Count(window) => window.record(outcome),
@@ -85,6 +88,7 @@ impl Window {
         }
     }
 
+    #[inline]
     pub(crate) fn tally(&self, now: impl FnOnce() -> u64) -> Tally {
         match self {
             Window::Count(window) => window.tally(),

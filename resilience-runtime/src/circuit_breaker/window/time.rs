@@ -43,6 +43,7 @@ impl TimeWindow {
         }
     }
 
+    #[inline]
     pub(crate) fn record(&self, outcome: Outcome, now: u64) -> Tally {
         let period = now / self.width;
         self.advance(period);
@@ -97,6 +98,7 @@ impl TimeWindow {
 
     /// Expires the buckets that fall out of the window when `period` becomes
     /// the latest; the thread that moves `head` does the expiring.
+    #[inline]
     fn advance(&self, period: u64) {
         let mut head = self.head.load(Ordering::Acquire);
         loop {
@@ -145,16 +147,19 @@ impl TimeWindow {
         }
     }
 
+    #[inline]
     fn bucket(&self, period: u64) -> &AtomicU64 {
         &self.buckets[(period % self.buckets.len() as u64) as usize]
     }
 
     /// Adds (or with `sign` -1, removes) the counts of a bucket word to the totals.
+    #[inline]
     fn add(&self, word: u64, sign: i64) {
         let count = |shift: u32| sign * ((word >> shift) & COUNT) as i64;
         self.totals.add(count(16), count(32), count(48));
     }
 
+    #[inline]
     fn totals(&self) -> Tally {
         self.totals.read(u32::MAX)
     }
