@@ -1,13 +1,16 @@
 //! Time limiter: a deadline on an async call.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::config::ConfigError;
 use crate::event::{emit, Event};
 use crate::stats::Counter;
 use crate::Error;
+use tokio::time::{Instant, Sleep};
 
 /// A time limiter's settings.
 #[non_exhaustive]
@@ -89,22 +92,43 @@ impl TimeLimiter {
     }
 
     /// Awaits `future`, or drops it and returns [`Error::Timeout`] once the
-    /// timeout has passed (on tokio's clock).
+    /// timeout has passed (on tokio's clock). The deadline counts from the
+    /// call, as with `tokio::time::timeout`; the timer itself is only set up
+    /// once a poll finds the future pending, so a future ready at once costs
+    /// one clock read.
     #[inline]
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
-        match tokio::time::timeout(self.config.timeout, future).await {
-            Ok(output) => Ok(output),
-            Err(_) => {
-                self.timeouts.add();
-                emit(Event::TimedOut {
-                    name: &self.name,
-                    timeout: self.config.timeout,
-                });
-                Err(Error::Timeout {
-                    name: self.name.clone(),
-                    timeout: self.config.timeout,
-                })
+        let Some(deadline) = Instant::now().checked_add(self.config.timeout) else {
+            // Beyond the clock's range: no deadline can pass.
+            return Ok(future.await);
+        };
+        let mut future = pin!(future);
+        let mut timer = pin!(None::<Sleep>);
+        poll_fn(|context| {
+            if let Poll::Ready(output) = future.as_mut().poll(context) {
+                return Poll::Ready(Ok(output));
             }
+            if timer.is_none() {
+                timer.set(Some(tokio::time::sleep_until(deadline)));
+            }
+            match timer.as_mut().as_pin_mut().map(|timer| timer.poll(context)) {
+                Some(Poll::Ready(())) => Poll::Ready(Err(self.timed_out())),
+                _ => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    #[cold]
+    fn timed_out(&self) -> Error {
+        self.timeouts.add();
+        emit(Event::TimedOut {
+            name: &self.name,
+            timeout: self.config.timeout,
+        });
+        Error::Timeout {
+            name: self.name.clone(),
+            timeout: self.config.timeout,
         }
     }
 }
