@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use resilience_bench::{poll_now, two_threads, BenchError};
+use resilience_bench::{on_two_threads, poll_now, BenchError};
 use resilience_runtime::bulkhead::BulkheadConfig;
 use resilience_runtime::{bulkhead, Bulkhead};
 use tokio::sync::Semaphore;
@@ -120,37 +120,17 @@ fn bulkhead_async(c: &mut Criterion) {
 
 fn bulkhead_sync_2_threads(c: &mut Criterion) {
     let mut group = c.benchmark_group("bulkhead_sync_2_threads");
-    group.bench_function("baseline", |b| {
-        b.iter_custom(|iters| {
-            two_threads(iters, || {
-                black_box(bare(black_box(1))).ok();
-            })
-        })
-    });
-    group.bench_function("attribute", |b| {
-        b.iter_custom(|iters| {
-            two_threads(iters, || {
-                black_box(guarded(black_box(1))).ok();
-            })
-        })
-    });
+    on_two_threads(&mut group, "baseline", || bare(black_box(1)));
+    on_two_threads(&mut group, "attribute", || guarded(black_box(1)));
     let runtime_api = bulkhead("bench-bulkhead-runtime-2-threads");
-    group.bench_function("runtime_api", |b| {
-        b.iter_custom(|iters| {
-            two_threads(iters, || {
-                black_box(by_hand(&runtime_api, black_box(1))).ok();
-            })
-        })
+    on_two_threads(&mut group, "runtime_api", || {
+        by_hand(&runtime_api, black_box(1))
     });
     // One `Semaphore` of 10 permits shared by both threads, `try_acquire` +
     // drop around the body: the same contended counter as one bulkhead.
     let semaphore = Semaphore::new(SLOTS);
-    group.bench_function("tokio_semaphore", |b| {
-        b.iter_custom(|iters| {
-            two_threads(iters, || {
-                black_box(by_semaphore(&semaphore, black_box(1))).ok();
-            })
-        })
+    on_two_threads(&mut group, "tokio_semaphore", || {
+        by_semaphore(&semaphore, black_box(1))
     });
     group.finish();
 }

@@ -9,7 +9,7 @@ use failsafe::backoff;
 use failsafe::failure_policy::consecutive_failures;
 use failsafe::CircuitBreaker as _;
 use recloser::Recloser;
-use resilience_bench::{two_threads, BenchError};
+use resilience_bench::{on_two_threads, BenchError};
 use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
 use resilience_runtime::{circuit_breaker, CircuitBreaker, Error};
 
@@ -166,54 +166,22 @@ fn breaker_closed_success_2_threads(c: &mut Criterion) {
     let failsafe_consecutive = failsafe_consecutive();
 
     let mut group = c.benchmark_group("breaker_closed_success_2_threads");
-    group.bench_function("baseline", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(bare(black_box(1)));
-            })
-        })
+    on_two_threads(&mut group, "baseline", || bare(black_box(1)));
+    on_two_threads(&mut group, "attribute", || closed(black_box(1)));
+    on_two_threads(&mut group, "attribute_rate_window", || {
+        closed_rate_window(black_box(1))
     });
-    group.bench_function("attribute", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(closed(black_box(1)));
-            })
-        })
+    on_two_threads(&mut group, "runtime_api", || {
+        ours.call(|| bare(black_box(1)))
     });
-    group.bench_function("attribute_rate_window", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(closed_rate_window(black_box(1)));
-            })
-        })
+    on_two_threads(&mut group, "recloser", || {
+        recloser.call(|| bare(black_box(1)))
     });
-    group.bench_function("runtime_api", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(ours.call(|| bare(black_box(1))));
-            })
-        })
+    on_two_threads(&mut group, "failsafe_default", || {
+        failsafe_default.call(|| bare(black_box(1)))
     });
-    group.bench_function("recloser", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(recloser.call(|| bare(black_box(1))));
-            })
-        })
-    });
-    group.bench_function("failsafe_default", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(failsafe_default.call(|| bare(black_box(1))));
-            })
-        })
-    });
-    group.bench_function("failsafe_consecutive", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(failsafe_consecutive.call(|| bare(black_box(1))));
-            })
-        })
+    on_two_threads(&mut group, "failsafe_consecutive", || {
+        failsafe_consecutive.call(|| bare(black_box(1)))
     });
     group.finish();
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use governor::{DefaultDirectRateLimiter, Quota};
-use resilience_bench::{two_threads, BenchError};
+use resilience_bench::{on_two_threads, BenchError};
 use resilience_runtime::rate_limiter::RateLimiterConfig;
 use resilience_runtime::{rate_limiter, Error, RateLimiter};
 
@@ -110,33 +110,13 @@ fn rate_limiter_allowed_2_threads(c: &mut Criterion) {
     let governor = huge_governor();
 
     let mut group = c.benchmark_group("rate_limiter_allowed_2_threads");
-    group.bench_function("baseline", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(bare(black_box(1)));
-            })
-        })
+    on_two_threads(&mut group, "baseline", || bare(black_box(1)));
+    on_two_threads(&mut group, "attribute", || allowed(black_box(1)));
+    on_two_threads(&mut group, "runtime_api", || {
+        ours.call(|| bare(black_box(1)))
     });
-    group.bench_function("attribute", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(allowed(black_box(1)));
-            })
-        })
-    });
-    group.bench_function("runtime_api", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(ours.call(|| bare(black_box(1))));
-            })
-        })
-    });
-    group.bench_function("governor", |b| {
-        b.iter_custom(|iterations| {
-            two_threads(iterations, || {
-                let _ = black_box(governor.check().map(|()| bare(black_box(1))));
-            })
-        })
+    on_two_threads(&mut group, "governor", || {
+        governor.check().map(|()| bare(black_box(1)))
     });
     group.finish();
 }

@@ -12,7 +12,8 @@
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use criterion::Criterion;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
 
 /// A service's error type, wired to the library's rejections.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,22 @@ pub fn two_threads(iterations: u64, call: impl Fn() + Sync) -> Duration {
         other.join().expect("the other thread panicked");
         began.elapsed()
     })
+}
+
+/// Adds `id` to `group`: `call` measured with two threads calling it at once
+/// (see [`two_threads`]).
+pub fn on_two_threads<T>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    call: impl Fn() -> T + Sync,
+) {
+    group.bench_function(id, |b| {
+        b.iter_custom(|iterations| {
+            two_threads(iterations, || {
+                std::hint::black_box(call());
+            })
+        })
+    });
 }
 
 /// Polls `future` to completion on this thread with a waker that does
