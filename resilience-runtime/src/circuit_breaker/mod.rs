@@ -8,6 +8,7 @@ mod word;
 
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -256,7 +257,6 @@ impl CircuitBreaker {
                     breaker: self,
                     pass,
                     started: 0,
-                    settled: false,
                 });
             }
         }
@@ -278,7 +278,6 @@ impl CircuitBreaker {
                     breaker: self,
                     pass,
                     started,
-                    settled: false,
                 })
             }
             Err(refused) => Err(self.reject(refused.retry_after.map(Duration::from_nanos))),
@@ -541,7 +540,6 @@ pub struct CircuitPermit<'a> {
     pass: Pass,
     /// When the call started, in the breaker's clock, if slow calls are detected.
     started: u64,
-    settled: bool,
 }
 
 impl fmt::Debug for CircuitPermit<'_> {
@@ -553,29 +551,33 @@ impl fmt::Debug for CircuitPermit<'_> {
     }
 }
 
+// Reporting an outcome consumes the permit without running its `Drop`, which
+// stands for "no outcome": no flag is written and read back on the hot path.
 impl CircuitPermit<'_> {
     /// The call succeeded.
     #[inline(always)]
-    pub fn success(mut self) {
-        self.settled = true;
-        self.breaker.succeed(self.pass, self.started);
+    pub fn success(self) {
+        let permit = ManuallyDrop::new(self);
+        permit.breaker.succeed(permit.pass, permit.started);
     }
 
     /// The call failed.
     #[inline]
-    pub fn failure(mut self) {
-        self.settled = true;
-        self.breaker.settle(self.pass, self.started, true);
+    pub fn failure(self) {
+        let permit = ManuallyDrop::new(self);
+        permit.breaker.settle(permit.pass, permit.started, true);
     }
 
     /// The call ended with an error the breaker does not count: it affects
     /// the circuit neither way, and frees a probe slot.
-    pub fn ignore(mut self) {
-        self.settled = true;
-        self.breaker.ignore(self.pass);
+    #[inline]
+    pub fn ignore(self) {
+        let permit = ManuallyDrop::new(self);
+        permit.breaker.ignore(permit.pass);
     }
 
     /// Records a success if `ok`, else a failure.
+    #[inline]
     pub fn record(self, ok: bool) {
         if ok {
             self.success()
@@ -588,8 +590,6 @@ impl CircuitPermit<'_> {
 impl Drop for CircuitPermit<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        if !self.settled {
-            self.breaker.abandon(self.pass);
-        }
+        self.breaker.abandon(self.pass);
     }
 }
