@@ -35,8 +35,9 @@
 //! rejection), so that, for example, a circuit breaker never counts an inner
 //! bulkhead's rejection as a failure of the call. Each call site resolves its
 //! policy instance once and keeps it in a `static`; after that, the policies
-//! take no lock and allocate nothing on the success path (a time limiter's
-//! deadline is a tokio timer, registered as `tokio::time::timeout` does).
+//! take no lock and allocate nothing on the success path (a time limiter
+//! whose call is still pending after its first poll registers a tokio timer,
+//! as `tokio::time::timeout` does).
 //!
 //! Async functions wait and time out with `tokio::time`, so they need a tokio
 //! runtime with the time driver enabled, and tests on a paused clock are exact.

@@ -418,7 +418,6 @@ impl CircuitBreaker {
         self.notify(CircuitBreakerEvent::StateTransition { from, to });
     }
 
-    #[inline]
     fn settle(&self, pass: Pass, started: u64, failed: bool) {
         let (epoch, window, counted) = match pass {
             Pass::Free => return,
