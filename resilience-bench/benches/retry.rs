@@ -69,24 +69,12 @@ async fn flaky_async(attempts: &Cell<u32>, value: u64) -> Result<u64, BenchError
 
 #[retry(name = "bench-retry-flaky-sync", max_attempts = 3, delay = "0s")]
 fn retried_flaky(attempts: &Cell<u32>, value: u64) -> Result<u64, BenchError> {
-    let attempt = attempts.get() + 1;
-    attempts.set(attempt);
-    if attempt < 3 {
-        Err(BenchError::Downstream)
-    } else {
-        Ok(black_box(value))
-    }
+    flaky(attempts, value)
 }
 
 #[retry(name = "bench-retry-flaky-async", max_attempts = 3, delay = "0s")]
 async fn retried_flaky_async(attempts: &Cell<u32>, value: u64) -> Result<u64, BenchError> {
-    let attempt = attempts.get() + 1;
-    attempts.set(attempt);
-    if attempt < 3 {
-        Err(BenchError::Downstream)
-    } else {
-        Ok(black_box(value))
-    }
+    flaky(attempts, value)
 }
 
 /// The baseline of the failing case: the bare body called until it succeeds,

@@ -216,18 +216,12 @@ impl Machine {
     /// A success in CLOSED (consecutive mode): the failure count starts over.
     #[inline]
     pub(crate) fn closed_success(&self, epoch: u32) {
-        let mut word = self.load();
-        while word.epoch() == epoch {
-            match word.phase() {
-                Phase::Closed { failures } if failures > 0 => {
-                    match self.swap(word, word.with(Phase::Closed { failures: 0 })) {
-                        Ok(()) => return,
-                        Err(changed) => word = changed,
-                    }
-                }
-                _ => return,
+        self.update(epoch, |word| match word.phase() {
+            Phase::Closed { failures } if failures > 0 => {
+                Some(word.with(Phase::Closed { failures: 0 }))
             }
-        }
+            _ => None,
+        });
     }
 
     /// A failure in CLOSED (consecutive mode): opens at `failure_threshold` in a row.
@@ -271,34 +265,22 @@ impl Machine {
     /// A probe succeeded: with `half_open_max_calls` successes the circuit
     /// closes, after `prepare` has cleared the window it will record into.
     pub(crate) fn probe_success(&self, epoch: u32, prepare: impl Fn(u8)) -> Option<Transition> {
-        let mut word = self.load();
-        while word.epoch() == epoch {
-            let Phase::HalfOpen {
-                in_flight,
-                successes,
-            } = word.phase()
-            else {
-                return None;
-            };
-            let next = if successes + 1 >= self.timing.probes {
+        let (from, to) = self.update(epoch, |word| match word.phase() {
+            Phase::HalfOpen { successes, .. } if successes + 1 >= self.timing.probes => {
                 let closed = word.next_with_fresh_window(Phase::Closed { failures: 0 });
                 prepare(closed.window());
-                closed
-            } else {
-                word.with(Phase::HalfOpen {
-                    in_flight: in_flight.saturating_sub(1),
-                    successes: successes + 1,
-                })
-            };
-            match self.swap(word, next) {
-                Ok(()) if next.phase() == (Phase::Closed { failures: 0 }) => {
-                    return Some((word.phase(), next.phase()));
-                }
-                Ok(()) => return None,
-                Err(changed) => word = changed,
+                Some(closed)
             }
-        }
-        None
+            Phase::HalfOpen {
+                in_flight,
+                successes,
+            } => Some(word.with(Phase::HalfOpen {
+                in_flight: in_flight.saturating_sub(1),
+                successes: successes + 1,
+            })),
+            _ => None,
+        })?;
+        (to.epoch() != from.epoch()).then(|| (from.phase(), to.phase()))
     }
 
     /// A probe failed: the circuit reopens, for longer each round in a row.
@@ -332,24 +314,36 @@ impl Machine {
 
     /// A probe ended without an outcome (dropped, panicked or ignored): its slot is free again.
     pub(crate) fn abandon(&self, epoch: u32) {
-        let mut word = self.load();
-        while word.epoch() == epoch {
-            let Phase::HalfOpen {
+        self.update(epoch, |word| match word.phase() {
+            Phase::HalfOpen {
                 in_flight,
                 successes,
-            } = word.phase()
-            else {
-                return;
-            };
-            let freed = word.with(Phase::HalfOpen {
+            } => Some(word.with(Phase::HalfOpen {
                 in_flight: in_flight.saturating_sub(1),
                 successes,
-            });
-            match self.swap(word, freed) {
-                Ok(()) => return,
+            })),
+            _ => None,
+        });
+    }
+
+    /// Swaps the word for what `change` makes of it, for as long as it is
+    /// still in `epoch` (a late caller changes nothing) and `change` wants a
+    /// change; returns the word replaced and its replacement.
+    #[inline]
+    fn update(
+        &self,
+        epoch: u32,
+        mut change: impl FnMut(Word) -> Option<Word>,
+    ) -> Option<(Word, Word)> {
+        let mut word = self.load();
+        while word.epoch() == epoch {
+            let next = change(word)?;
+            match self.swap(word, next) {
+                Ok(()) => return Some((word, next)),
                 Err(changed) => word = changed,
             }
         }
+        None
     }
 
     /// Moves to `target` from any phase: CLOSED (a reset), FORCED_OPEN,
