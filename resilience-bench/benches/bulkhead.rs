@@ -32,7 +32,7 @@ async fn guarded_async(value: u64) -> Result<u64, BenchError> {
     Ok(black_box(value))
 }
 
-fn bulkhead(name: &str) -> Bulkhead {
+fn bulkhead(name: &'static str) -> Bulkhead {
     Bulkhead::new(name, BulkheadConfig::default().max_concurrent(SLOTS)).expect("valid config")
 }
 

@@ -34,7 +34,7 @@ fn denied(value: u64) -> Result<u64, BenchError> {
     Ok(black_box(value))
 }
 
-fn huge_limiter(name: &str) -> RateLimiter {
+fn huge_limiter(name: &'static str) -> RateLimiter {
     RateLimiter::new(
         name,
         RateLimiterConfig::default()

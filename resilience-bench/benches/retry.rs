@@ -13,7 +13,7 @@ use resilience_runtime::{retry, Retry};
 use tokio_retry::strategy::FixedInterval;
 
 /// Three attempts in all, no wait: `#[retry(max_attempts = 3, delay = "0s")]`.
-fn policy(name: &str) -> Retry {
+fn policy(name: &'static str) -> Retry {
     Retry::new(
         name,
         RetryConfig::default().max_attempts(3).delay(Duration::ZERO),

@@ -29,7 +29,7 @@ async fn limited_pending_once(value: u64) -> Result<u64, BenchError> {
     Ok(black_box(PendingOnce::new(value).await))
 }
 
-fn limiter(name: &str) -> TimeLimiter {
+fn limiter(name: &'static str) -> TimeLimiter {
     TimeLimiter::new(name, TimeLimiterConfig::default().timeout(TIMEOUT)).expect("valid config")
 }
 

@@ -145,13 +145,13 @@ pub type Handle<P> = OnceLock<Arc<P>>;
 
 /// The named instance for a call site (registry configuration, else `config`).
 #[cold]
-pub fn named<P: Policy>(name: &str, config: P::Config, site: CallSite) -> Arc<P> {
+pub fn named<P: Policy>(name: &'static str, config: P::Config, site: CallSite) -> Arc<P> {
     crate::registry::resolve(name, config, site)
 }
 
 /// A call site's own instance.
 #[cold]
-pub fn unnamed<P: Policy>(label: &str, config: P::Config) -> Arc<P> {
+pub fn unnamed<P: Policy>(label: &'static str, config: P::Config) -> Arc<P> {
     Arc::new(crate::registry::valid(P::create(label.into(), config)))
 }
 

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -12,6 +12,7 @@ use crate::config::{check, ConfigError};
 use crate::event::{emit, Event};
 use crate::stats::Counter;
 use crate::Error;
+use crate::Name;
 
 /// A bulkhead's settings; the attribute's arguments, with the same defaults.
 #[non_exhaustive]
@@ -76,14 +77,14 @@ pub struct Bulkhead {
     notify: Notify,
     lock: Mutex<()>,
     freed: Condvar,
-    name: Arc<str>,
+    name: Name,
     config: BulkheadConfig,
     rejected: Counter,
 }
 
 impl Bulkhead {
     /// A bulkhead named `name` with all its slots free.
-    pub fn new(name: impl Into<Arc<str>>, config: BulkheadConfig) -> Result<Self, ConfigError> {
+    pub fn new(name: impl Into<Name>, config: BulkheadConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Bulkhead {
             available: AtomicUsize::new(config.max_concurrent),

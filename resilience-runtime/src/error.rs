@@ -1,4 +1,4 @@
-use std::sync::Arc;
+use crate::Name;
 use std::time::Duration;
 
 /// A call that a resilience policy refused to run, or stopped.
@@ -27,7 +27,7 @@ pub enum Error {
     #[non_exhaustive]
     CircuitOpen {
         /// The breaker's name.
-        name: Arc<str>,
+        name: Name,
         /// How long until the breaker admits a probe call; `None` when it is
         /// half-open and waiting for the probes already admitted.
         retry_after: Option<Duration>,
@@ -37,7 +37,7 @@ pub enum Error {
     #[non_exhaustive]
     BulkheadFull {
         /// The bulkhead's name.
-        name: Arc<str>,
+        name: Name,
         /// The bulkhead's capacity.
         max_concurrent: usize,
     },
@@ -46,7 +46,7 @@ pub enum Error {
     #[non_exhaustive]
     RateLimited {
         /// The rate limiter's name.
-        name: Arc<str>,
+        name: Name,
         /// How long until a token is available.
         retry_after: Duration,
     },
@@ -55,7 +55,7 @@ pub enum Error {
     #[non_exhaustive]
     Timeout {
         /// The time limiter's name.
-        name: Arc<str>,
+        name: Name,
         /// The timeout that was exceeded.
         timeout: Duration,
     },

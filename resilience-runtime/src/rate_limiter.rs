@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{saturating_nanos, Epoch};
@@ -10,6 +9,7 @@ use crate::config::{check, ConfigError};
 use crate::event::{emit, Event};
 use crate::stats::Counter;
 use crate::Error;
+use crate::Name;
 
 /// A rate limiter's settings; the attribute's arguments, with the same defaults.
 #[non_exhaustive]
@@ -96,14 +96,14 @@ pub struct RateLimiter {
     burst: u64,
     max_wait: u64,
     clock: Epoch,
-    name: Arc<str>,
+    name: Name,
     config: RateLimiterConfig,
     rejected: Counter,
 }
 
 impl RateLimiter {
     /// A rate limiter named `name` with a full bucket.
-    pub fn new(name: impl Into<Arc<str>>, config: RateLimiterConfig) -> Result<Self, ConfigError> {
+    pub fn new(name: impl Into<Name>, config: RateLimiterConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         // Rounded up, so that the limiter never lets more through than the rate.
         let interval = (1e9 / config.refill_rate).ceil().min(u64::MAX as f64) as u64;

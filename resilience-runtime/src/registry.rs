@@ -11,7 +11,7 @@ use crate::event::{self, emit, Event, ListenerId};
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
 use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
-use crate::{Bulkhead, CircuitBreaker, RateLimiter};
+use crate::{Bulkhead, CircuitBreaker, Name, RateLimiter};
 
 /// The registry every annotated function and every handle lookup shares.
 ///
@@ -207,7 +207,7 @@ impl fmt::Display for Conflict {
 pub trait Policy: Send + Sync + Sized + 'static {
     type Config: Clone + PartialEq + fmt::Debug + Default + Send + Sync + 'static;
     const KIND: &'static str;
-    fn create(name: Arc<str>, config: Self::Config) -> Result<Self, ConfigError>;
+    fn create(name: Name, config: Self::Config) -> Result<Self, ConfigError>;
     fn config(&self) -> &Self::Config;
     fn table(registry: &Registry) -> &Table<Self>;
 }
@@ -217,7 +217,7 @@ macro_rules! policy {
         impl Policy for $policy {
             type Config = $config;
             const KIND: &'static str = $kind;
-            fn create(name: Arc<str>, config: $config) -> Result<Self, ConfigError> {
+            fn create(name: Name, config: $config) -> Result<Self, ConfigError> {
                 <$policy>::new(name, config)
             }
             fn config(&self) -> &$config {
@@ -258,8 +258,8 @@ pub struct Table<P: Policy> {
 }
 
 struct Inner<P: Policy> {
-    instances: HashMap<Arc<str>, Instance<P>>,
-    configured: HashMap<Arc<str>, P::Config>,
+    instances: HashMap<Name, Instance<P>>,
+    configured: HashMap<Name, P::Config>,
 }
 
 struct Instance<P: Policy> {
@@ -287,12 +287,17 @@ impl<P: Policy> Default for Table<P> {
 
 impl<P: Policy> Table<P> {
     fn lookup(&self, name: &str) -> Arc<P> {
-        self.get_or_create(name, Origin::Lookup, P::Config::default)
-            .0
+        self.get_or_create(
+            name,
+            || name.to_owned().into(),
+            Origin::Lookup,
+            P::Config::default,
+        )
+        .0
     }
 
     fn configure(&self, name: &str, config: P::Config) -> Result<(), ConfigError> {
-        P::create(name.into(), config.clone())?;
+        P::create(Name::from(name.to_owned()), config.clone())?;
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         if inner.instances.contains_key(name) {
             return Err(ConfigError::new(
@@ -303,7 +308,7 @@ impl<P: Policy> Table<P> {
                 ),
             ));
         }
-        inner.configured.insert(name.into(), config);
+        inner.configured.insert(name.to_owned().into(), config);
         Ok(())
     }
 
@@ -321,11 +326,12 @@ impl<P: Policy> Table<P> {
     /// was configured differently by another site (or by a lookup).
     pub(crate) fn resolve(
         &self,
-        name: &str,
+        name: &'static str,
         config: P::Config,
         site: CallSite,
     ) -> (Arc<P>, Option<Conflict>) {
-        let (policy, existing) = self.get_or_create(name, Origin::Site(site), || config.clone());
+        let (policy, existing) =
+            self.get_or_create(name, || name.into(), Origin::Site(site), || config.clone());
         let first = match existing {
             Some(Origin::Site(first)) => Some(first),
             Some(Origin::Lookup) => None,
@@ -350,6 +356,7 @@ impl<P: Policy> Table<P> {
     fn get_or_create(
         &self,
         name: &str,
+        owned_name: impl FnOnce() -> Name,
         origin: Origin,
         config: impl FnOnce() -> P::Config,
     ) -> (Arc<P>, Option<Origin>) {
@@ -370,12 +377,13 @@ impl<P: Policy> Table<P> {
             Some(configured) => (configured.clone(), Origin::Configured),
             None => (config(), origin),
         };
-        let policy = Arc::new(valid(P::create(name.into(), config)));
+        let name = owned_name();
+        let policy = Arc::new(valid(P::create(name.clone(), config)));
         let instance = Instance {
             policy: policy.clone(),
             origin,
         };
-        inner.instances.insert(name.into(), instance);
+        inner.instances.insert(name, instance);
         (policy, None)
     }
 }
@@ -386,7 +394,7 @@ pub(crate) fn valid<P>(created: Result<P, ConfigError>) -> P {
     created.unwrap_or_else(|error| unreachable!("a checked configuration was rejected: {error}"))
 }
 
-pub(crate) fn resolve<P: Policy>(name: &str, config: P::Config, site: CallSite) -> Arc<P> {
+pub(crate) fn resolve<P: Policy>(name: &'static str, config: P::Config, site: CallSite) -> Arc<P> {
     let registry = registry();
     let (policy, conflict) = P::table(registry).resolve(name, config, site);
     if let Some(conflict) = conflict {

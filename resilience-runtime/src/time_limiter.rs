@@ -2,7 +2,6 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use crate::config::ConfigError;
 use crate::event::{emit, Event};
 use crate::stats::Counter;
 use crate::Error;
+use crate::Name;
 use tokio::time::{Instant, Sleep};
 
 /// A time limiter's settings.
@@ -60,14 +60,14 @@ impl TimeLimiterConfig {
 /// ```
 #[derive(Debug)]
 pub struct TimeLimiter {
-    name: Arc<str>,
+    name: Name,
     config: TimeLimiterConfig,
     timeouts: Counter,
 }
 
 impl TimeLimiter {
     /// A time limiter named `name`.
-    pub fn new(name: impl Into<Arc<str>>, config: TimeLimiterConfig) -> Result<Self, ConfigError> {
+    pub fn new(name: impl Into<Name>, config: TimeLimiterConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(TimeLimiter {
             name: name.into(),

@@ -23,6 +23,7 @@ use crate::config::ConfigError;
 use crate::event::{emit, Event, ListenerId, Listeners};
 use crate::stats::Counter;
 use crate::Error;
+use crate::Name;
 
 /// Where a circuit breaker stands.
 #[non_exhaustive]
@@ -136,7 +137,7 @@ pub struct CircuitBreaker {
     clock: Epoch,
     slow_nanos: Option<u64>,
     judged_from: u32,
-    name: Arc<str>,
+    name: Name,
     config: CircuitBreakerConfig,
     successful: Counter,
     failed: Counter,
@@ -158,10 +159,7 @@ impl fmt::Debug for CircuitBreaker {
 
 impl CircuitBreaker {
     /// A closed breaker named `name`.
-    pub fn new(
-        name: impl Into<Arc<str>>,
-        config: CircuitBreakerConfig,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(name: impl Into<Name>, config: CircuitBreakerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let window = || match config.window_duration {
             Some(duration) => Window::Time(TimeWindow::new(saturating_nanos(duration))),

@@ -4,11 +4,11 @@ mod backoff;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{check, ConfigError};
 use crate::event::{emit, Event};
+use crate::Name;
 
 /// How a retry's wait is randomised.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,7 +128,7 @@ impl RetryConfig {
 /// ```
 #[derive(Debug)]
 pub struct Retry {
-    name: Arc<str>,
+    name: Name,
     config: RetryConfig,
     retries: AtomicU64,
     exhausted: AtomicU64,
@@ -136,7 +136,7 @@ pub struct Retry {
 
 impl Retry {
     /// A retry policy named `name` (a label in events).
-    pub fn new(name: impl Into<Arc<str>>, config: RetryConfig) -> Result<Self, ConfigError> {
+    pub fn new(name: impl Into<Name>, config: RetryConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Retry {
             name: name.into(),
