@@ -231,7 +231,9 @@ impl Bulkhead {
         }
     }
 
-    #[cold]
+    // Inline: built in the caller, the error lands in its return slot
+    // without a copy through the stack (a store-forwarding stall).
+    #[inline]
     fn reject(&self) -> Error {
         self.rejected.add();
         let error = Error::BulkheadFull {

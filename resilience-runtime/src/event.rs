@@ -114,10 +114,17 @@ impl<F: ?Sized> Listeners<F> {
     }
 
     #[inline]
-    pub(crate) fn notify(&self, mut call: impl FnMut(&F)) {
-        if !self.any() {
-            return;
+    pub(crate) fn notify(&self, call: impl FnMut(&F)) {
+        if self.any() {
+            self.notify_all(call);
         }
+    }
+
+    // Out of line, so that a caller with no listener keeps what it reports in
+    // registers instead of spilling it for the call.
+    #[cold]
+    #[inline(never)]
+    fn notify_all(&self, mut call: impl FnMut(&F)) {
         let list = self
             .list
             .read()

@@ -385,7 +385,9 @@ impl CircuitBreaker {
         }
     }
 
-    #[cold]
+    // Inline: built in the caller, the error lands in its return slot
+    // without a copy through the stack (a store-forwarding stall).
+    #[inline]
     fn reject(&self, retry_after: Option<Duration>) -> Error {
         self.not_permitted.add();
         self.notify(CircuitBreakerEvent::NotPermitted);
