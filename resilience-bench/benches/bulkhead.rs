@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use resilience_bench::{on_two_threads, poll_now, BenchError};
+use resilience_bench::{across_call, on_two_threads, poll_now, BenchError};
 use resilience_runtime::bulkhead::BulkheadConfig;
 use resilience_runtime::{bulkhead, Bulkhead};
 use tokio::sync::Semaphore;
@@ -53,17 +53,21 @@ fn by_semaphore(semaphore: &Semaphore, value: u64) -> Result<u64, BenchError> {
 
 fn bulkhead_sync(c: &mut Criterion) {
     let mut group = c.benchmark_group("bulkhead_sync");
-    group.bench_function("baseline", |b| b.iter(|| black_box(bare(black_box(1)))));
-    group.bench_function("attribute", |b| b.iter(|| black_box(guarded(black_box(1)))));
+    group.bench_function("baseline", |b| {
+        b.iter(|| across_call(|| black_box(bare(black_box(1)))))
+    });
+    group.bench_function("attribute", |b| {
+        b.iter(|| across_call(|| black_box(guarded(black_box(1)))))
+    });
     let runtime_api = bulkhead("bench-bulkhead-runtime-sync");
     group.bench_function("runtime_api", |b| {
-        b.iter(|| black_box(by_hand(&runtime_api, black_box(1))))
+        b.iter(|| across_call(|| black_box(by_hand(&runtime_api, black_box(1)))))
     });
     // `Semaphore::try_acquire` on a semaphore of 10 permits: one permit taken
     // without waiting and returned on drop, as the bulkhead's slot is.
     let semaphore = Semaphore::new(SLOTS);
     group.bench_function("tokio_semaphore", |b| {
-        b.iter(|| black_box(by_semaphore(&semaphore, black_box(1))))
+        b.iter(|| across_call(|| black_box(by_semaphore(&semaphore, black_box(1)))))
     });
     group.finish();
 }
@@ -76,18 +80,20 @@ fn bulkhead_async(c: &mut Criterion) {
     let _guard = runtime.enter();
     let mut group = c.benchmark_group("bulkhead_async");
     group.bench_function("baseline", |b| {
-        b.iter(|| black_box(poll_now(bare_async(black_box(1)))))
+        b.iter(|| across_call(|| black_box(poll_now(bare_async(black_box(1))))))
     });
     group.bench_function("attribute", |b| {
-        b.iter(|| black_box(poll_now(guarded_async(black_box(1)))))
+        b.iter(|| across_call(|| black_box(poll_now(guarded_async(black_box(1))))))
     });
     let runtime_api = bulkhead("bench-bulkhead-runtime-async");
     group.bench_function("runtime_api", |b| {
         b.iter(|| {
-            black_box(poll_now(async {
-                let _permit = runtime_api.acquire().await?;
-                bare_async(black_box(1)).await
-            }))
+            across_call(|| {
+                black_box(poll_now(async {
+                    let _permit = runtime_api.acquire().await?;
+                    bare_async(black_box(1)).await
+                }))
+            })
         })
     });
     // `Semaphore::try_acquire` on 10 permits: the bulkhead's `max_wait` is
@@ -96,12 +102,14 @@ fn bulkhead_async(c: &mut Criterion) {
     let semaphore = Semaphore::new(SLOTS);
     group.bench_function("tokio_semaphore", |b| {
         b.iter(|| {
-            black_box(poll_now(async {
-                let _permit = semaphore
-                    .try_acquire()
-                    .map_err(|_| BenchError::Downstream)?;
-                bare_async(black_box(1)).await
-            }))
+            across_call(|| {
+                black_box(poll_now(async {
+                    let _permit = semaphore
+                        .try_acquire()
+                        .map_err(|_| BenchError::Downstream)?;
+                    bare_async(black_box(1)).await
+                }))
+            })
         })
     });
     // `ConcurrencyLimit::new(service_fn(body), 10)`: `ready()` takes a permit
@@ -110,9 +118,11 @@ fn bulkhead_async(c: &mut Criterion) {
     let mut service = ConcurrencyLimit::new(service_fn(bare_async), SLOTS);
     group.bench_function("tower_concurrency_limit", |b| {
         b.iter(|| {
-            black_box(poll_now(async {
-                service.ready().await?.call(black_box(1)).await
-            }))
+            across_call(|| {
+                black_box(poll_now(async {
+                    service.ready().await?.call(black_box(1)).await
+                }))
+            })
         })
     });
     group.finish();

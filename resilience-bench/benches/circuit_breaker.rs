@@ -9,7 +9,7 @@ use failsafe::backoff;
 use failsafe::failure_policy::consecutive_failures;
 use failsafe::CircuitBreaker as _;
 use recloser::Recloser;
-use resilience_bench::{on_two_threads, BenchError};
+use resilience_bench::{across_call, on_two_threads, BenchError};
 use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
 use resilience_runtime::{circuit_breaker, CircuitBreaker, Error};
 
@@ -90,22 +90,26 @@ fn breaker_closed_success(c: &mut Criterion) {
     let failsafe_consecutive = failsafe_consecutive();
 
     let mut group = c.benchmark_group("breaker_closed_success");
-    group.bench_function("baseline", |b| b.iter(|| bare(black_box(1))));
-    group.bench_function("attribute", |b| b.iter(|| closed(black_box(1))));
+    group.bench_function("baseline", |b| {
+        b.iter(|| across_call(|| bare(black_box(1))))
+    });
+    group.bench_function("attribute", |b| {
+        b.iter(|| across_call(|| closed(black_box(1))))
+    });
     group.bench_function("attribute_rate_window", |b| {
-        b.iter(|| closed_rate_window(black_box(1)))
+        b.iter(|| across_call(|| closed_rate_window(black_box(1))))
     });
     group.bench_function("runtime_api", |b| {
-        b.iter(|| ours.call(|| bare(black_box(1))))
+        b.iter(|| across_call(|| ours.call(|| bare(black_box(1)))))
     });
     group.bench_function("recloser", |b| {
-        b.iter(|| recloser.call(|| bare(black_box(1))))
+        b.iter(|| across_call(|| recloser.call(|| bare(black_box(1)))))
     });
     group.bench_function("failsafe_default", |b| {
-        b.iter(|| failsafe_default.call(|| bare(black_box(1))))
+        b.iter(|| across_call(|| failsafe_default.call(|| bare(black_box(1)))))
     });
     group.bench_function("failsafe_consecutive", |b| {
-        b.iter(|| failsafe_consecutive.call(|| bare(black_box(1))))
+        b.iter(|| across_call(|| failsafe_consecutive.call(|| bare(black_box(1)))))
     });
     group.finish();
 }
@@ -143,17 +147,21 @@ fn breaker_open_rejection(c: &mut Criterion) {
     });
 
     let mut group = c.benchmark_group("breaker_open_rejection");
-    group.bench_function("baseline", |b| b.iter(|| bare(black_box(1))));
+    group.bench_function("baseline", |b| {
+        b.iter(|| across_call(|| bare(black_box(1))))
+    });
     // The attribute's error is the rejection (`BenchError::Resilience`).
-    group.bench_function("attribute", |b| b.iter(|| opened(black_box(1))));
+    group.bench_function("attribute", |b| {
+        b.iter(|| across_call(|| opened(black_box(1))))
+    });
     group.bench_function("runtime_api", |b| {
-        b.iter(|| ours.call(|| bare(black_box(1))))
+        b.iter(|| across_call(|| ours.call(|| bare(black_box(1)))))
     });
     group.bench_function("recloser", |b| {
-        b.iter(|| recloser.call(|| bare(black_box(1))))
+        b.iter(|| across_call(|| recloser.call(|| bare(black_box(1)))))
     });
     group.bench_function("failsafe_consecutive", |b| {
-        b.iter(|| failsafe_consecutive.call(|| bare(black_box(1))))
+        b.iter(|| across_call(|| failsafe_consecutive.call(|| bare(black_box(1)))))
     });
     group.finish();
 }

@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use resilience_bench::BenchError;
+use resilience_bench::{across_call, BenchError};
 use resilience_runtime::fallback;
 
 fn bare(value: u64) -> Result<u64, BenchError> {
@@ -35,17 +35,19 @@ fn hand_match(value: u64) -> Result<u64, BenchError> {
 
 fn fallback_success(c: &mut Criterion) {
     let mut group = c.benchmark_group("fallback_success");
-    group.bench_function("baseline", |b| b.iter(|| black_box(bare(black_box(1)))));
+    group.bench_function("baseline", |b| {
+        b.iter(|| across_call(|| black_box(bare(black_box(1)))))
+    });
     group.bench_function("attribute", |b| {
-        b.iter(|| black_box(with_value(black_box(1))))
+        b.iter(|| across_call(|| black_box(with_value(black_box(1)))))
     });
     group.bench_function("attribute_method", |b| {
-        b.iter(|| black_box(with_method(black_box(1))))
+        b.iter(|| across_call(|| black_box(with_method(black_box(1)))))
     });
     // A `match` on the same body, `Err` replaced by `Ok(0)`: the work of
     // `#[fallback(value = 0)]` with no library at all.
     group.bench_function("hand_match", |b| {
-        b.iter(|| black_box(hand_match(black_box(1))))
+        b.iter(|| across_call(|| black_box(hand_match(black_box(1)))))
     });
     group.finish();
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use governor::{DefaultDirectRateLimiter, Quota};
-use resilience_bench::{on_two_threads, BenchError};
+use resilience_bench::{across_call, on_two_threads, BenchError};
 use resilience_runtime::rate_limiter::RateLimiterConfig;
 use resilience_runtime::{rate_limiter, Error, RateLimiter};
 
@@ -56,13 +56,17 @@ fn rate_limiter_allowed(c: &mut Criterion) {
     let governor = huge_governor();
 
     let mut group = c.benchmark_group("rate_limiter_allowed");
-    group.bench_function("baseline", |b| b.iter(|| bare(black_box(1))));
-    group.bench_function("attribute", |b| b.iter(|| allowed(black_box(1))));
+    group.bench_function("baseline", |b| {
+        b.iter(|| across_call(|| bare(black_box(1))))
+    });
+    group.bench_function("attribute", |b| {
+        b.iter(|| across_call(|| allowed(black_box(1))))
+    });
     group.bench_function("runtime_api", |b| {
-        b.iter(|| ours.call(|| bare(black_box(1))))
+        b.iter(|| across_call(|| ours.call(|| bare(black_box(1)))))
     });
     group.bench_function("governor", |b| {
-        b.iter(|| governor.check().map(|()| bare(black_box(1))))
+        b.iter(|| across_call(|| governor.check().map(|()| bare(black_box(1)))))
     });
     group.finish();
 }
@@ -93,14 +97,18 @@ fn rate_limiter_denied(c: &mut Criterion) {
     assert!(governor.check().is_err());
 
     let mut group = c.benchmark_group("rate_limiter_denied");
-    group.bench_function("baseline", |b| b.iter(|| bare(black_box(1))));
+    group.bench_function("baseline", |b| {
+        b.iter(|| across_call(|| bare(black_box(1))))
+    });
     // The attribute's error is the rejection (`BenchError::Resilience`).
-    group.bench_function("attribute", |b| b.iter(|| denied(black_box(1))));
+    group.bench_function("attribute", |b| {
+        b.iter(|| across_call(|| denied(black_box(1))))
+    });
     group.bench_function("runtime_api", |b| {
-        b.iter(|| ours.call(|| bare(black_box(1))))
+        b.iter(|| across_call(|| ours.call(|| bare(black_box(1)))))
     });
     group.bench_function("governor", |b| {
-        b.iter(|| governor.check().map(|()| bare(black_box(1))))
+        b.iter(|| across_call(|| governor.check().map(|()| bare(black_box(1)))))
     });
     group.finish();
 }

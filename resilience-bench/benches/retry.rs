@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use backon::{BlockingRetryable, ConstantBuilder, Retryable};
 use criterion::{criterion_group, criterion_main, Criterion};
-use resilience_bench::{poll_now, BenchError};
+use resilience_bench::{across_call, poll_now, BenchError};
 use resilience_runtime::retry::RetryConfig;
 use resilience_runtime::{retry, Retry};
 use tokio_retry::strategy::FixedInterval;
@@ -110,16 +110,20 @@ fn current_thread_runtime() -> tokio::runtime::Runtime {
 
 fn retry_first_success_sync(c: &mut Criterion) {
     let mut group = c.benchmark_group("retry_first_success_sync");
-    group.bench_function("baseline", |b| b.iter(|| black_box(bare(black_box(1)))));
-    group.bench_function("attribute", |b| b.iter(|| black_box(retried(black_box(1)))));
+    group.bench_function("baseline", |b| {
+        b.iter(|| across_call(|| black_box(bare(black_box(1)))))
+    });
+    group.bench_function("attribute", |b| {
+        b.iter(|| across_call(|| black_box(retried(black_box(1)))))
+    });
     let runtime_api = policy("bench-retry-runtime-first-sync");
     group.bench_function("runtime_api", |b| {
-        b.iter(|| black_box(runtime_api.call(|| bare(black_box(1)))))
+        b.iter(|| across_call(|| black_box(runtime_api.call(|| bare(black_box(1))))))
     });
     // backon's blocking retry, `ConstantBuilder` with a zero delay and 2
     // retries: 3 attempts, no wait, as `max_attempts = 3, delay = "0s"`.
     group.bench_function("backon", |b| {
-        b.iter(|| black_box((|| bare(black_box(1))).retry(BACKON).call()))
+        b.iter(|| across_call(|| black_box((|| bare(black_box(1))).retry(BACKON).call())))
     });
     group.finish();
 }
@@ -129,32 +133,36 @@ fn retry_first_success_async(c: &mut Criterion) {
     let _guard = runtime.enter();
     let mut group = c.benchmark_group("retry_first_success_async");
     group.bench_function("baseline", |b| {
-        b.iter(|| black_box(poll_now(bare_async(black_box(1)))))
+        b.iter(|| across_call(|| black_box(poll_now(bare_async(black_box(1))))))
     });
     group.bench_function("attribute", |b| {
-        b.iter(|| black_box(poll_now(retried_async(black_box(1)))))
+        b.iter(|| across_call(|| black_box(poll_now(retried_async(black_box(1))))))
     });
     let runtime_api = policy("bench-retry-runtime-first-async");
     group.bench_function("runtime_api", |b| {
         b.iter(|| {
-            black_box(poll_now(
-                runtime_api.call_async(|| bare_async(black_box(1))),
-            ))
+            across_call(|| {
+                black_box(poll_now(
+                    runtime_api.call_async(|| bare_async(black_box(1))),
+                ))
+            })
         })
     });
     // backon's future retry, `ConstantBuilder` with a zero delay and 2
     // retries (3 attempts), waiting with its default tokio sleeper as we do.
     group.bench_function("backon", |b| {
-        b.iter(|| black_box(poll_now((|| bare_async(black_box(1))).retry(BACKON))))
+        b.iter(|| across_call(|| black_box(poll_now((|| bare_async(black_box(1))).retry(BACKON)))))
     });
     // `tokio_retry::Retry::start` (`spawn` is its deprecated name) with
     // `FixedInterval` of zero taken twice: 2 retries with no wait, 3 attempts.
     group.bench_function("tokio_retry", |b| {
         b.iter(|| {
-            black_box(poll_now(tokio_retry::Retry::start(
-                tokio_retry_strategy(),
-                || bare_async(black_box(1)),
-            )))
+            across_call(|| {
+                black_box(poll_now(tokio_retry::Retry::start(
+                    tokio_retry_strategy(),
+                    || bare_async(black_box(1)),
+                )))
+            })
         })
     });
     group.finish();
@@ -165,29 +173,37 @@ fn retry_after_two_failures_sync(c: &mut Criterion) {
     let mut group = c.benchmark_group("retry_after_two_failures_sync");
     group.bench_function("baseline", |b| {
         b.iter(|| {
-            attempts.set(0);
-            black_box(three_bare_attempts(&attempts, black_box(1)))
+            across_call(|| {
+                attempts.set(0);
+                black_box(three_bare_attempts(&attempts, black_box(1)))
+            })
         })
     });
     group.bench_function("attribute", |b| {
         b.iter(|| {
-            attempts.set(0);
-            black_box(retried_flaky(&attempts, black_box(1)))
+            across_call(|| {
+                attempts.set(0);
+                black_box(retried_flaky(&attempts, black_box(1)))
+            })
         })
     });
     let runtime_api = policy("bench-retry-runtime-flaky-sync");
     group.bench_function("runtime_api", |b| {
         b.iter(|| {
-            attempts.set(0);
-            black_box(runtime_api.call(|| flaky(&attempts, black_box(1))))
+            across_call(|| {
+                attempts.set(0);
+                black_box(runtime_api.call(|| flaky(&attempts, black_box(1))))
+            })
         })
     });
     // backon's blocking retry, zero delay and 2 retries: the same 3 attempts
     // and two zero-length `std::thread::sleep`s, which ours skips.
     group.bench_function("backon", |b| {
         b.iter(|| {
-            attempts.set(0);
-            black_box((|| flaky(&attempts, black_box(1))).retry(BACKON).call())
+            across_call(|| {
+                attempts.set(0);
+                black_box((|| flaky(&attempts, black_box(1))).retry(BACKON).call())
+            })
         })
     });
     group.finish();
@@ -209,23 +225,30 @@ fn retry_after_two_failures_async(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("baseline", |b| {
         b.iter(|| {
-            attempts.set(0);
-            black_box(runtime.block_on(three_bare_attempts_async(&attempts, black_box(1))))
+            across_call(|| {
+                attempts.set(0);
+                black_box(runtime.block_on(three_bare_attempts_async(&attempts, black_box(1))))
+            })
         })
     });
     group.bench_function("attribute", |b| {
         b.iter(|| {
-            attempts.set(0);
-            black_box(runtime.block_on(retried_flaky_async(&attempts, black_box(1))))
+            across_call(|| {
+                attempts.set(0);
+                black_box(runtime.block_on(retried_flaky_async(&attempts, black_box(1))))
+            })
         })
     });
     let runtime_api = policy("bench-retry-runtime-flaky-async");
     group.bench_function("runtime_api", |b| {
         b.iter(|| {
-            attempts.set(0);
-            black_box(
-                runtime.block_on(runtime_api.call_async(|| flaky_async(&attempts, black_box(1)))),
-            )
+            across_call(|| {
+                attempts.set(0);
+                black_box(
+                    runtime
+                        .block_on(runtime_api.call_async(|| flaky_async(&attempts, black_box(1)))),
+                )
+            })
         })
     });
     // backon, zero delay and 2 retries: 3 attempts, each wait a zero-length
@@ -233,20 +256,24 @@ fn retry_after_two_failures_async(c: &mut Criterion) {
     // next tick; ours skips a zero wait.
     group.bench_function("backon", |b| {
         b.iter(|| {
-            attempts.set(0);
-            black_box(runtime.block_on((|| flaky_async(&attempts, black_box(1))).retry(BACKON)))
+            across_call(|| {
+                attempts.set(0);
+                black_box(runtime.block_on((|| flaky_async(&attempts, black_box(1))).retry(BACKON)))
+            })
         })
     });
     // tokio-retry, `FixedInterval` of zero taken twice: 3 attempts, each wait
     // a `tokio::time::sleep_until(now)`.
     group.bench_function("tokio_retry", |b| {
         b.iter(|| {
-            attempts.set(0);
-            black_box(
-                runtime.block_on(tokio_retry::Retry::start(tokio_retry_strategy(), || {
-                    flaky_async(&attempts, black_box(1))
-                })),
-            )
+            across_call(|| {
+                attempts.set(0);
+                black_box(
+                    runtime.block_on(tokio_retry::Retry::start(tokio_retry_strategy(), || {
+                        flaky_async(&attempts, black_box(1))
+                    })),
+                )
+            })
         })
     });
     group.finish();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use governor::{DefaultDirectRateLimiter, Quota};
 use recloser::{AsyncRecloser, Recloser};
-use resilience_bench::{poll_now, BenchError};
+use resilience_bench::{across_call, poll_now, BenchError};
 use resilience_runtime::bulkhead::BulkheadConfig;
 use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
 use resilience_runtime::rate_limiter::RateLimiterConfig;
@@ -210,13 +210,17 @@ fn full_stack_async(c: &mut Criterion) {
     assert_eq!(poll_now(hand.call(1)).ok(), Some(1));
 
     let mut group = c.benchmark_group("full_stack_async");
-    group.bench_function("baseline", |b| b.iter(|| poll_now(bare(black_box(1)))));
-    group.bench_function("attribute", |b| b.iter(|| poll_now(stacked(black_box(1)))));
+    group.bench_function("baseline", |b| {
+        b.iter(|| across_call(|| poll_now(bare(black_box(1)))))
+    });
+    group.bench_function("attribute", |b| {
+        b.iter(|| across_call(|| poll_now(stacked(black_box(1)))))
+    });
     group.bench_function("runtime_api", |b| {
-        b.iter(|| poll_now(ours.call(black_box(1))))
+        b.iter(|| across_call(|| poll_now(ours.call(black_box(1)))))
     });
     group.bench_function("hand_composed", |b| {
-        b.iter(|| poll_now(hand.call(black_box(1))))
+        b.iter(|| across_call(|| poll_now(hand.call(black_box(1)))))
     });
     group.finish();
 }

@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use resilience_bench::{poll_now, BenchError, PendingOnce};
+use resilience_bench::{across_call, poll_now, BenchError, PendingOnce};
 use resilience_runtime::time_limiter::TimeLimiterConfig;
 use resilience_runtime::{time_limiter, TimeLimiter};
 
@@ -64,20 +64,20 @@ fn time_limiter_ready(c: &mut Criterion) {
     let _guard = runtime.enter();
     let mut group = c.benchmark_group("time_limiter_ready");
     group.bench_function("baseline", |b| {
-        b.iter(|| black_box(poll_now(ready(black_box(1)))))
+        b.iter(|| across_call(|| black_box(poll_now(ready(black_box(1))))))
     });
     group.bench_function("attribute", |b| {
-        b.iter(|| black_box(poll_now(limited_ready(black_box(1)))))
+        b.iter(|| across_call(|| black_box(poll_now(limited_ready(black_box(1))))))
     });
     let runtime_api = limiter("bench-time-limiter-runtime-ready");
     group.bench_function("runtime_api", |b| {
-        b.iter(|| black_box(poll_now(by_hand(&runtime_api, ready(black_box(1))))))
+        b.iter(|| across_call(|| black_box(poll_now(by_hand(&runtime_api, ready(black_box(1)))))))
     });
     // `tokio::time::timeout` with the same 1 s: it polls the body first, and
     // the body is ready, so neither it nor we register a timer (ours does not
     // build one at all until the body is pending).
     group.bench_function("tokio_timeout", |b| {
-        b.iter(|| black_box(poll_now(by_tokio(ready(black_box(1))))))
+        b.iter(|| across_call(|| black_box(poll_now(by_tokio(ready(black_box(1)))))))
     });
     group.finish();
 }
@@ -90,21 +90,23 @@ fn time_limiter_pending_once(c: &mut Criterion) {
     let _guard = runtime.enter();
     let mut group = c.benchmark_group("time_limiter_pending_once");
     group.bench_function("baseline", |b| {
-        b.iter(|| black_box(poll_now(pending_once(black_box(1)))))
+        b.iter(|| across_call(|| black_box(poll_now(pending_once(black_box(1))))))
     });
     group.bench_function("attribute", |b| {
-        b.iter(|| black_box(poll_now(limited_pending_once(black_box(1)))))
+        b.iter(|| across_call(|| black_box(poll_now(limited_pending_once(black_box(1))))))
     });
     let runtime_api = limiter("bench-time-limiter-runtime-pending-once");
     group.bench_function("runtime_api", |b| {
-        b.iter(|| black_box(poll_now(by_hand(&runtime_api, pending_once(black_box(1))))))
+        b.iter(|| {
+            across_call(|| black_box(poll_now(by_hand(&runtime_api, pending_once(black_box(1))))))
+        })
     });
     // `tokio::time::timeout` with the same 1 s: the body is pending once, so
     // the deadline is registered with tokio's timer wheel, then removed when
     // the body is done; ours registers its own `sleep_until` the same way
     // once the body is pending.
     group.bench_function("tokio_timeout", |b| {
-        b.iter(|| black_box(poll_now(by_tokio(pending_once(black_box(1))))))
+        b.iter(|| across_call(|| black_box(poll_now(by_tokio(pending_once(black_box(1)))))))
     });
     group.finish();
 }

@@ -3,6 +3,7 @@
 mod config;
 mod events;
 mod machine;
+mod ticket;
 mod window;
 mod word;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 pub use config::CircuitBreakerConfig;
 pub use events::CircuitBreakerEvent;
 use machine::{Machine, Now, Pass, Timing, Transition};
+use ticket::Ticket;
 use window::{CountWindow, Outcome, Tally, TimeWindow, Window};
 use word::Phase;
 
@@ -253,7 +255,7 @@ impl CircuitBreaker {
                 };
                 return Ok(CircuitPermit {
                     breaker: self,
-                    pass,
+                    ticket: Ticket::new(pass),
                     started: 0,
                 });
             }
@@ -274,7 +276,7 @@ impl CircuitBreaker {
                 };
                 Ok(CircuitPermit {
                     breaker: self,
-                    pass,
+                    ticket: Ticket::new(pass),
                     started,
                 })
             }
@@ -536,7 +538,7 @@ impl CircuitBreaker {
 #[must_use = "a permit records nothing unless its outcome is reported"]
 pub struct CircuitPermit<'a> {
     breaker: &'a CircuitBreaker,
-    pass: Pass,
+    ticket: Ticket,
     /// When the call started, in the breaker's clock, if slow calls are detected.
     started: u64,
 }
@@ -545,7 +547,7 @@ impl fmt::Debug for CircuitPermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitPermit")
             .field("breaker", &self.breaker.name)
-            .field("pass", &self.pass)
+            .field("pass", &self.ticket.pass())
             .finish()
     }
 }
@@ -557,14 +559,16 @@ impl CircuitPermit<'_> {
     #[inline(always)]
     pub fn success(self) {
         let permit = ManuallyDrop::new(self);
-        permit.breaker.succeed(permit.pass, permit.started);
+        permit.breaker.succeed(permit.ticket.pass(), permit.started);
     }
 
     /// The call failed.
     #[inline]
     pub fn failure(self) {
         let permit = ManuallyDrop::new(self);
-        permit.breaker.settle(permit.pass, permit.started, true);
+        permit
+            .breaker
+            .settle(permit.ticket.pass(), permit.started, true);
     }
 
     /// The call ended with an error the breaker does not count: it affects
@@ -572,7 +576,7 @@ impl CircuitPermit<'_> {
     #[inline]
     pub fn ignore(self) {
         let permit = ManuallyDrop::new(self);
-        permit.breaker.ignore(permit.pass);
+        permit.breaker.ignore(permit.ticket.pass());
     }
 
     /// Records a success if `ok`, else a failure.
@@ -589,6 +593,6 @@ impl CircuitPermit<'_> {
 impl Drop for CircuitPermit<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.breaker.abandon(self.pass);
+        self.breaker.abandon(self.ticket.pass());
     }
 }
