@@ -40,8 +40,10 @@
 //! as `tokio::time::timeout` does).
 //!
 //! Async functions wait and time out with `tokio::time`, so they need a tokio
-//! runtime with the time driver enabled, and tests on a paused clock are exact.
-//! Sync functions block the calling thread.
+//! runtime with the time driver enabled. Sync functions block the calling
+//! thread. Policies time things with the CPU's counter (through quanta); one
+//! created while tokio's clock is paused (`start_paused`, `tokio::time::pause`)
+//! reads tokio's clock instead, so tests that advance it are exact.
 //!
 //! See the README for every argument with its default.
 
