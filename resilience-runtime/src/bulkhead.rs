@@ -165,9 +165,16 @@ impl Bulkhead {
     /// Takes a slot, blocking the thread up to `max_wait` for one.
     #[inline]
     pub fn acquire_blocking(&self) -> Result<BulkheadPermit<'_>, Error> {
-        if let Some(permit) = self.take() {
-            return Ok(permit);
+        match self.take() {
+            Some(permit) => Ok(permit),
+            None => self.wait_blocking(),
         }
+    }
+
+    // Out of line, so that a caller taking a free slot keeps a small frame.
+    #[cold]
+    #[inline(never)]
+    fn wait_blocking(&self) -> Result<BulkheadPermit<'_>, Error> {
         if self.config.max_wait.is_zero() {
             return Err(self.reject());
         }
@@ -221,10 +228,21 @@ impl Bulkhead {
         // SeqCst pairs with `Waiting::new` and `take`: either a waiter sees this
         // slot, or this release sees the waiter and wakes it.
         self.available.fetch_add(1, Ordering::SeqCst);
-        if self.async_waiters.load(Ordering::SeqCst) > 0 {
+        let async_waiting = self.async_waiters.load(Ordering::SeqCst) > 0;
+        let sync_waiting = self.sync_waiters.load(Ordering::SeqCst) > 0;
+        if async_waiting || sync_waiting {
+            self.wake_one(async_waiting, sync_waiting);
+        }
+    }
+
+    // Out of line, so that a release nobody waits for keeps a small frame.
+    #[cold]
+    #[inline(never)]
+    fn wake_one(&self, async_waiting: bool, sync_waiting: bool) {
+        if async_waiting {
             self.notify.notify_one();
         }
-        if self.sync_waiters.load(Ordering::SeqCst) > 0 {
+        if sync_waiting {
             // Taking the lock orders this wake-up after the waiter's check.
             drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
             self.freed.notify_one();

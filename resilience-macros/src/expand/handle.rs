@@ -8,8 +8,8 @@ use crate::args;
 /// Runs `inner` once `policy` admits the call, holding its permit (if any)
 /// until `inner` is done: async callers wait on tokio's clock, sync callers
 /// block. A refusal becomes the layer's rejection. With `take_free`, the
-/// policy offers a `take_free()` tried first, so that an async call finding a
-/// free slot never builds the waiting future.
+/// policy offers a `take_free()` tried first, so that a call finding a free
+/// slot runs none of the waiting code.
 pub(crate) fn admitted(
     policy: TokenStream,
     f: &Function,
@@ -19,14 +19,20 @@ pub(crate) fn admitted(
 ) -> TokenStream {
     let p = private();
     let at = site(span);
-    let acquire = match (f.is_async, take_free) {
-        // A free slot is taken without building the waiting future.
-        (true, true) => quote_spanned!(at=> match policy.take_free() {
+    let wait = if f.is_async {
+        quote_spanned!(at=> policy.acquire().await)
+    } else {
+        quote_spanned!(at=> policy.acquire_blocking())
+    };
+    // A free slot is taken inline, without the waiting code (nor, async,
+    // building the waiting future).
+    let acquire = if take_free {
+        quote_spanned!(at=> match policy.take_free() {
             ::core::option::Option::Some(permit) => ::core::result::Result::Ok(permit),
-            ::core::option::Option::None => policy.acquire().await,
-        }),
-        (true, false) => quote_spanned!(at=> policy.acquire().await),
-        (false, _) => quote_spanned!(at=> policy.acquire_blocking()),
+            ::core::option::Option::None => #wait,
+        })
+    } else {
+        wait
     };
     quote_spanned!(at=> {
         let policy = #policy;
