@@ -467,7 +467,10 @@ impl CircuitBreaker {
                 self.announce(transition);
             }
         }
-        let Some(tally) = tally else { return };
+        // Only a failure or a slow call can push a rate over its threshold.
+        let Some(tally) = tally.filter(|_| failed || slow) else {
+            return;
+        };
         if self.exceeded(tally, failed, slow) && counted {
             if let Some(transition) = self.machine.trip(epoch, &mut now) {
                 self.announce(transition);
