@@ -71,10 +71,10 @@ def machine():
     return f"{cpu}, {cores} cores, {platform.system()} {platform.release()}; {rustc}"
 
 
-def versions():
+def versions(names):
     lock = (ROOT / "Cargo.lock").read_text()
     found = dict(re.findall(r'name = "([^"]+)"\nversion = "([^"]+)"', lock))
-    return ", ".join(f"{name} {found[name]}" for name in PEERS if name in found)
+    return ", ".join(f"{name} {found[name]}" for name in names if name in found)
 
 
 def main():
@@ -84,7 +84,7 @@ def main():
         "",
         f"Measured on: {machine()}.",
         "",
-        f"Peers: {versions()}.",
+        f"Peers: {versions(PEERS)}. Our clock: {versions(['quanta'])}.",
         "",
     ]
     for group in groups:
