@@ -11,8 +11,7 @@ use tokio::sync::Notify;
 use crate::config::{check, ConfigError};
 use crate::event::{emit, Event};
 use crate::stats::Counter;
-use crate::Error;
-use crate::Name;
+use crate::{Error, Name};
 
 /// A bulkhead's settings; the attribute's arguments, with the same defaults.
 #[non_exhaustive]

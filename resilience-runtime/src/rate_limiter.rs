@@ -8,8 +8,7 @@ use crate::clock::{saturating_nanos, Epoch};
 use crate::config::{check, ConfigError};
 use crate::event::{emit, Event};
 use crate::stats::Counter;
-use crate::Error;
-use crate::Name;
+use crate::{Error, Name};
 
 /// A rate limiter's settings; the attribute's arguments, with the same defaults.
 #[non_exhaustive]

@@ -8,8 +8,7 @@ use std::time::Duration;
 use crate::config::ConfigError;
 use crate::event::{emit, Event};
 use crate::stats::Counter;
-use crate::Error;
-use crate::Name;
+use crate::{Error, Name};
 use tokio::time::{Instant, Sleep};
 
 /// A time limiter's settings.

@@ -24,8 +24,7 @@ use crate::clock::{saturating_nanos, Epoch};
 use crate::config::ConfigError;
 use crate::event::{emit, Event, ListenerId, Listeners};
 use crate::stats::Counter;
-use crate::Error;
-use crate::Name;
+use crate::{Error, Name};
 
 /// Where a circuit breaker stands.
 #[non_exhaustive]
