@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+pub use crate::declaration::{Declaration, InlineConfig, DECLARATIONS};
 pub use crate::registry::{CallSite, Policy};
+pub use linkme;
 pub use std::thread::sleep as sleep_blocking;
 pub use tokio::time::sleep;
 

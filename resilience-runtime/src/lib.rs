@@ -53,6 +53,7 @@ pub mod bulkhead;
 pub mod circuit_breaker;
 mod clock;
 mod config;
+mod declaration;
 mod error;
 pub mod event;
 mod name;

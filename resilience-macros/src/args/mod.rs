@@ -2,7 +2,6 @@
 
 mod bulkhead;
 mod circuit_breaker;
-mod duration;
 mod fallback;
 mod rate_limiter;
 mod retry;
@@ -267,7 +266,7 @@ pub(crate) fn number(arg: &Arg, example: &str) -> syn::Result<f64> {
 pub(crate) fn duration(arg: &Arg) -> syn::Result<TokenStream> {
     let key = arg.key();
     match literal(&arg.value) {
-        Some((false, Lit::Str(text))) => match duration::parse(&text.value()) {
+        Some((false, Lit::Str(text))) => match resilience_duration::parse_nanos(&text.value()) {
             Ok(nanos) => Ok(quote_spanned!(text.span()=> ::core::time::Duration::from_nanos(#nanos))),
             Err(reason) => Err(syn::Error::new(
                 text.span(),
@@ -293,7 +292,7 @@ pub(crate) fn duration(arg: &Arg) -> syn::Result<TokenStream> {
 /// for an expression (or an invalid string, reported by [`duration`]).
 pub(crate) fn literal_nanos(arg: &Arg) -> Option<u64> {
     match literal(&arg.value) {
-        Some((false, Lit::Str(text))) => duration::parse(&text.value()).ok(),
+        Some((false, Lit::Str(text))) => resilience_duration::parse_nanos(&text.value()).ok(),
         _ => None,
     }
 }

@@ -1,6 +1,20 @@
-//! Duration strings: a number and a unit, repeated ("200ms", "1.5s", "1m30s").
+//! The one duration grammar of `resilience-runtime`: a number and a unit,
+//! repeated (`"200ms"`, `"1.5s"`, `"1m30s"`, `"1h 2m"`). The attributes check
+//! their string literals with it at compile time, and configuration files are
+//! read with it at run time, so both accept exactly the same text.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! assert_eq!(resilience_duration::parse("1m30s"), Ok(Duration::from_secs(90)));
+//! assert_eq!(resilience_duration::format(Duration::from_millis(1500)), "1s500ms");
+//! assert_eq!(resilience_duration::parse("10").unwrap_err(), "`10` has no unit");
+//! ```
 
-const UNITS: [(&str, u128); 7] = [
+use std::time::Duration;
+
+/// The units, with their length in nanoseconds; `us` and `µs` are the same.
+pub const UNITS: [(&str, u64); 7] = [
     ("ns", 1),
     ("us", 1_000),
     ("µs", 1_000),
@@ -10,8 +24,14 @@ const UNITS: [(&str, u128); 7] = [
     ("h", 3_600_000_000_000),
 ];
 
-/// Nanoseconds in `text`, or why it is not a duration.
-pub(crate) fn parse(text: &str) -> Result<u64, String> {
+/// The duration `text` spells, or why it spells none, in words fit for a
+/// diagnostic (`` `5` has no unit ``, `` `parsecs` is not a unit ``).
+pub fn parse(text: &str) -> Result<Duration, String> {
+    parse_nanos(text).map(Duration::from_nanos)
+}
+
+/// Like [`parse`], in nanoseconds.
+pub fn parse_nanos(text: &str) -> Result<u64, String> {
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err("it is empty".into());
@@ -37,7 +57,8 @@ pub(crate) fn parse(text: &str) -> Result<u64, String> {
                 format!("`{unit}` is not a unit")
             });
         };
-        total += nanos(number, scale).ok_or_else(|| format!("`{number}` is not a number"))?;
+        total += nanos(number, u128::from(scale))
+            .ok_or_else(|| format!("`{number}` is not a number"))?;
         rest = after.trim_start();
     }
     u64::try_from(total).map_err(|_| "it is longer than 584 years".into())
@@ -63,38 +84,21 @@ fn nanos(number: &str, scale: u128) -> Option<u128> {
     Some(result)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse;
-
-    #[test]
-    fn units_and_fractions() {
-        assert_eq!(parse("200ms"), Ok(200_000_000));
-        assert_eq!(parse("1.5s"), Ok(1_500_000_000));
-        assert_eq!(parse("2m"), Ok(120_000_000_000));
-        assert_eq!(parse("1h"), Ok(3_600_000_000_000));
-        assert_eq!(parse("250us"), Ok(250_000));
-        assert_eq!(parse("7ns"), Ok(7));
-        assert_eq!(parse("0s"), Ok(0));
-        assert_eq!(parse(".5s"), Ok(500_000_000));
+/// `duration` in the same grammar, largest units first, exact to the
+/// nanosecond: `parse(&format(d)) == Ok(d)` for every `d` up to
+/// `u64::MAX` nanoseconds. Zero is `"0s"`.
+pub fn format(duration: Duration) -> String {
+    let mut left = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+    if left == 0 {
+        return "0s".into();
     }
-
-    #[test]
-    fn compound_durations_add_up() {
-        assert_eq!(parse("1m30s"), Ok(90_000_000_000));
-        assert_eq!(parse("1h 2m"), Ok(3_720_000_000_000));
+    let mut text = String::new();
+    for (unit, scale) in UNITS.iter().rev().filter(|(unit, _)| *unit != "µs") {
+        if left >= *scale {
+            text.push_str(&(left / scale).to_string());
+            text.push_str(unit);
+            left %= scale;
+        }
     }
-
-    #[test]
-    fn nonsense_is_explained() {
-        assert_eq!(parse("5"), Err("`5` has no unit".into()));
-        assert_eq!(parse("5 parsecs"), Err("`parsecs` is not a unit".into()));
-        assert_eq!(parse("ms"), Err("expected a number before `ms`".into()));
-        assert_eq!(parse("1.2.3s"), Err("`1.2.3` is not a number".into()));
-        assert_eq!(parse(""), Err("it is empty".into()));
-        assert_eq!(
-            parse("999999999h"),
-            Err("it is longer than 584 years".into())
-        );
-    }
+    text
 }
