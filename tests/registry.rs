@@ -5,14 +5,15 @@
 mod common;
 
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use common::AppError;
 use resilience_runtime::bulkhead::BulkheadConfig;
 use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
+use resilience_runtime::config::PolicyKind;
 use resilience_runtime::rate_limiter::RateLimiterConfig;
 use resilience_runtime::{
-    circuit_breaker, rate_limiter, registry, CircuitState, Conflict, Error, Event,
+    circuit_breaker, rate_limiter, registry, CircuitState, Conflict, Error,
 };
 
 fn fail(fail: bool) -> Result<(), AppError> {
@@ -124,26 +125,29 @@ fn registry_configuration_given_before_first_use_beats_inline_arguments() {
     assert!(unreported.iter().all(|c| c.name != "reg-configured"));
 }
 
-#[circuit_breaker(name = "reg-in-use")]
-fn in_use() -> Result<(), AppError> {
-    Ok(())
+#[circuit_breaker(name = "reg-in-use", failure_threshold = 5)]
+fn in_use(failing: bool) -> Result<(), AppError> {
+    fail(failing)
 }
 
 #[test]
-fn configuring_an_instance_already_in_use_fails_naming_the_key() {
-    in_use().unwrap();
-    let error = registry()
-        .configure_circuit_breaker("reg-in-use", CircuitBreakerConfig::default())
-        .unwrap_err();
-    assert_eq!(error.key(), "name");
-    assert!(error.reason().contains("`reg-in-use` is already in use"));
+fn configuring_an_instance_in_use_takes_effect_at_once() {
+    in_use(false).unwrap();
+    registry()
+        .configure_circuit_breaker(
+            "reg-in-use",
+            CircuitBreakerConfig::default().failure_threshold(1),
+        )
+        .unwrap();
+    assert!(in_use(true).is_err());
+    assert_eq!(open_circuit(in_use(false)), "reg-in-use");
 
-    // A handle lookup puts an instance in use as well.
-    registry().bulkhead("reg-looked-up");
-    let error = registry()
-        .configure_bulkhead("reg-looked-up", BulkheadConfig::default())
-        .unwrap_err();
-    assert_eq!(error.key(), "name");
+    // A handle lookup's instance takes code configuration too.
+    let bulkhead = registry().bulkhead("reg-looked-up");
+    registry()
+        .configure_bulkhead("reg-looked-up", BulkheadConfig::default().max_concurrent(3))
+        .unwrap();
+    assert_eq!(bulkhead.max_concurrent(), 3);
 }
 
 #[test]
@@ -191,29 +195,15 @@ fn conflict_second(failing: bool) -> Result<(), AppError> {
 
 #[test]
 fn different_inline_arguments_for_one_name_are_reported_naming_both_sites() {
-    let heard = Arc::new(Mutex::new(Vec::<Conflict>::new()));
-    let sink = heard.clone();
-    let listener = registry().on_event(move |event| {
-        if let Event::ConfigConflict(conflict) = event {
-            if conflict.name == "reg-conflict" {
-                sink.lock().unwrap().push((*conflict).clone());
-            }
-        }
-    });
-    conflict_first(false).unwrap();
-    conflict_second(false).unwrap();
-    registry().remove_listener(listener);
-
     let conflicts: Vec<Conflict> = registry()
         .conflicts()
         .into_iter()
         .filter(|c| c.name == "reg-conflict")
         .collect();
     assert_eq!(conflicts.len(), 1);
-    assert_eq!(*heard.lock().unwrap(), conflicts);
     let conflict = &conflicts[0];
-    assert_eq!(conflict.kind, "circuit breaker");
-    let first = conflict.first.expect("the first call site");
+    assert_eq!(conflict.kind, PolicyKind::CircuitBreaker);
+    let first = conflict.first;
     assert_eq!(
         (first.function, first.file, first.line),
         ("conflict_first", file!(), FIRST_LINE)
@@ -225,6 +215,9 @@ fn different_inline_arguments_for_one_name_are_reported_naming_both_sites() {
     );
     let message = conflict.to_string();
     assert!(message.contains("conflict_first") && message.contains("conflict_second"));
+
+    conflict_first(false).unwrap();
+    conflict_second(false).unwrap();
 
     // The first configuration stays in use, for both functions.
     assert_eq!(

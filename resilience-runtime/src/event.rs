@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use crate::config::{ApplyReport, ConfigErrors};
 use crate::registry::Conflict;
 use crate::{CircuitState, Error};
 
@@ -64,6 +65,11 @@ pub enum Event<'a> {
     /// Two call sites configure one named instance differently; the first one's
     /// configuration is in use.
     ConfigConflict(&'a Conflict),
+    /// A configuration was applied, by [`Registry::apply`](crate::Registry::apply)
+    /// or a file watcher.
+    ConfigApplied(&'a ApplyReport),
+    /// A configuration was refused, and nothing changed.
+    ConfigRejected(&'a ConfigErrors),
 }
 
 /// Identifies a registered listener, to remove it later.

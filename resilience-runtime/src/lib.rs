@@ -52,7 +52,7 @@
 pub mod bulkhead;
 pub mod circuit_breaker;
 mod clock;
-mod config;
+pub mod config;
 mod declaration;
 mod error;
 pub mod event;
@@ -75,7 +75,7 @@ pub use error::Error;
 pub use event::{Event, ListenerId};
 pub use name::Name;
 pub use rate_limiter::RateLimiter;
-pub use registry::{registry, CallSite, Conflict, Registry};
+pub use registry::{registry, CallSite, Conflict, InstanceInfo, Instances, Registry, Setting};
 pub use retry::Retry;
 pub use time_limiter::TimeLimiter;
 

@@ -1,0 +1,105 @@
+//! Configuration files: settings for named policies, applied at startup and
+//! reloaded whole, or not at all, while the service runs.
+//!
+//! # The format
+//!
+//! TOML, one table per kind and instance, keys spelled as the attribute
+//! arguments, durations in the attributes' grammar (`"250ms"`, `"1.5s"`,
+//! `"1m30s"`):
+//!
+//! ```toml
+//! [circuit_breaker.default]          # every breaker, below its inline arguments
+//! recovery_timeout = "20s"
+//!
+//! [circuit_breaker.strict]           # a table no function names is a template
+//! failure_rate_threshold = 0.25
+//! window_size = 50
+//!
+//! [circuit_breaker.inventory]
+//! base = "strict"                    # inherits, key by key; bases may chain
+//! half_open_max_calls = 3
+//!
+//! [rate_limiter.pricing]
+//! max_tokens = 100
+//! refill_rate = 50.0
+//!
+//! [bulkhead.db]
+//! max_concurrent = 20
+//! max_wait = "50ms"
+//!
+//! [retry.fetch]
+//! max_attempts = 5
+//! delay = "200ms"
+//! backoff = 2.0
+//! jitter = "full"                    # or a fraction such as 0.2
+//!
+//! [time_limiter.ec2_run_instances]
+//! timeout = "3m"
+//! ```
+//!
+//! Kinds: `retry`, `circuit_breaker`, `rate_limiter`, `bulkhead`,
+//! `time_limiter`. `default` is reserved: the kind's `default` table applies
+//! to every instance of that kind.
+//!
+//! A duration always carries its unit: `timeout = 10` is an error that
+//! suggests `"10s"`, since some tools read a bare number as seconds and others
+//! as milliseconds, and a guess would be wrong for half the readers.
+//!
+//! # Which value wins
+//!
+//! For each setting of a named instance, the first of:
+//!
+//! 1. code: [`Registry::configure_circuit_breaker`](crate::Registry::configure_circuit_breaker) and its siblings;
+//! 2. the instance's own table;
+//! 3. the tables of its `base` chain, nearest first;
+//! 4. the attribute's inline argument;
+//! 5. the kind's `default` table;
+//! 6. the built-in default.
+//!
+//! [`Registry::instances`](crate::Registry::instances) shows each setting's
+//! value with its [`Origin`].
+//!
+//! # Errors
+//!
+//! [`Config::from_toml_str`] reports every problem in one pass, each with its
+//! key path, line and column: syntax, unknown kinds and keys (with a
+//! did-you-mean: `max-tokens` suggests `max_tokens`), wrong types, values out
+//! of the ranges the attributes check, bad durations, unknown or circular
+//! bases. [`Registry::apply`](crate::Registry::apply) then checks that each
+//! instance's settings fit together (for example `minimum_calls` at most
+//! `window_size`) and changes nothing unless all of them do. A table that
+//! names no declared instance and serves as no base is a warning in the
+//! [`ApplyReport`], with a did-you-mean among the declared names.
+//!
+//! ```
+//! use resilience_runtime::config::Config;
+//!
+//! let errors = Config::from_toml_str(r#"
+//! [rate_limiter.pricing]
+//! max-tokens = 100
+//! [time_limiter.ec2]
+//! timeout = 10
+//! "#).unwrap_err();
+//! assert_eq!(errors.to_string(), "\
+//! line 3, column 1: `rate_limiter.pricing.max-tokens`: unknown key; did you mean `max_tokens`?
+//! line 5, column 1: `time_limiter.ec2.timeout`: a duration needs a unit; write `timeout = \"10s\"` for seconds or `\"10ms\"` for milliseconds");
+//! ```
+
+mod error;
+mod file;
+pub(crate) mod layers;
+mod report;
+pub(crate) mod schema;
+mod value;
+#[cfg(feature = "watch")]
+mod watch;
+
+pub use error::{ConfigError, ConfigErrors, Location, Problem};
+pub(crate) use error::check;
+pub use file::Config;
+pub use layers::Origin;
+pub use report::{ApplyReport, Change};
+pub use schema::PolicyKind;
+pub use value::Value;
+#[cfg(feature = "watch")]
+pub use watch::{watch, ConfigWatcher};

@@ -1,0 +1,63 @@
+//! What applying a configuration changed, and what it found suspicious.
+
+use std::fmt;
+
+use super::error::Problem;
+use super::layers::Origin;
+use super::schema::PolicyKind;
+use super::value::Value;
+
+/// One setting of one instance that an applied configuration changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The kind of policy.
+    pub kind: PolicyKind,
+    /// The instance's name.
+    pub name: String,
+    /// The setting, as the attribute argument is spelled.
+    pub key: &'static str,
+    /// The value before.
+    pub old: Value,
+    /// The value now.
+    pub new: Value,
+    /// Where the value now comes from.
+    pub origin: Origin,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}: {} -> {} ({})",
+            self.kind, self.name, self.key, self.old, self.new, self.origin
+        )
+    }
+}
+
+/// What [`Registry::apply`](crate::Registry::apply) did: every setting it
+/// changed, and warnings about tables that set nothing in use.
+///
+/// `Display` prints one line per change, then one per warning.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApplyReport {
+    /// Every setting whose value changed, by kind, name and key.
+    pub changes: Vec<Change>,
+    /// Tables that name no declared instance and serve as no `base`, most
+    /// likely a misspelt name, each with a did-you-mean when one is close.
+    pub warnings: Vec<Problem>,
+}
+
+impl fmt::Display for ApplyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.changes.is_empty() {
+            writeln!(f, "no setting changed")?;
+        }
+        for change in &self.changes {
+            writeln!(f, "{change}")?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "warning: {warning}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,174 @@
+//! The keys each kind of policy takes, spelled as the attribute arguments,
+//! with their types and the configuration fields they set.
+
+use std::fmt;
+
+use super::value::{Field, Range, Type, Value};
+use super::ConfigError;
+use crate::bulkhead::BulkheadConfig;
+use crate::circuit_breaker::CircuitBreakerConfig;
+use crate::declaration::InlineConfig;
+use crate::rate_limiter::RateLimiterConfig;
+use crate::retry::RetryConfig;
+use crate::time_limiter::TimeLimiterConfig;
+
+/// A kind of policy, spelled in a configuration file as its attribute is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PolicyKind {
+    /// `retry`
+    Retry,
+    /// `circuit_breaker`
+    CircuitBreaker,
+    /// `rate_limiter`
+    RateLimiter,
+    /// `bulkhead`
+    Bulkhead,
+    /// `time_limiter`
+    TimeLimiter,
+}
+
+impl PolicyKind {
+    /// Every kind, in the order of a configuration file's documentation.
+    pub const ALL: [PolicyKind; 5] = [
+        PolicyKind::Retry,
+        PolicyKind::CircuitBreaker,
+        PolicyKind::RateLimiter,
+        PolicyKind::Bulkhead,
+        PolicyKind::TimeLimiter,
+    ];
+
+    /// The kind as a file and its attribute spell it: `circuit_breaker`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::Retry => "retry",
+            PolicyKind::CircuitBreaker => "circuit_breaker",
+            PolicyKind::RateLimiter => "rate_limiter",
+            PolicyKind::Bulkhead => "bulkhead",
+            PolicyKind::TimeLimiter => "time_limiter",
+        }
+    }
+
+    /// The kind named `text`, as a file spells it.
+    pub fn parse(text: &str) -> Option<PolicyKind> {
+        PolicyKind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// The keys a table of this kind takes.
+    pub fn keys(self) -> Vec<&'static str> {
+        fn names<C: Settings>() -> Vec<&'static str> {
+            C::keys().iter().map(|key| key.name).collect()
+        }
+        match self {
+            PolicyKind::Retry => names::<RetryConfig>(),
+            PolicyKind::CircuitBreaker => names::<CircuitBreakerConfig>(),
+            PolicyKind::RateLimiter => names::<RateLimiterConfig>(),
+            PolicyKind::Bulkhead => names::<BulkheadConfig>(),
+            PolicyKind::TimeLimiter => names::<TimeLimiterConfig>(),
+        }
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One key of a policy's configuration.
+#[doc(hidden)]
+pub struct Key<C> {
+    pub(crate) name: &'static str,
+    pub(crate) ty: Type,
+    /// A valid value, as a file writes it, for suggestions.
+    pub(crate) example: &'static str,
+    pub(crate) get: fn(&C) -> Value,
+    pub(crate) set: fn(&mut C, Value),
+}
+
+/// A policy configuration that files and the registry can set key by key.
+#[doc(hidden)]
+pub trait Settings: Clone + Default + PartialEq + fmt::Debug + Send + Sync + 'static {
+    const KIND: PolicyKind;
+    fn keys() -> &'static [Key<Self>];
+    fn check(&self) -> Result<(), ConfigError>;
+    /// The function building a declaration's inline configuration, if it is of this kind.
+    fn inline(config: &InlineConfig) -> Option<fn() -> Self>;
+
+    fn key(name: &str) -> Option<&'static Key<Self>> {
+        Self::keys().iter().find(|key| key.name == name)
+    }
+}
+
+macro_rules! keys {
+    ($config:ty, $kind:ident, $($field:ident: $ty:expr, $example:literal;)*) => {
+        impl Settings for $config {
+            const KIND: PolicyKind = PolicyKind::$kind;
+            fn keys() -> &'static [Key<Self>] {
+                const KEYS: &[Key<$config>] = &[$(Key {
+                    name: stringify!($field),
+                    ty: $ty,
+                    example: $example,
+                    get: |config| Field::to_value(&config.$field),
+                    set: |config, value| config.$field = Field::from_value(value),
+                }),*];
+                KEYS
+            }
+            fn check(&self) -> Result<(), ConfigError> {
+                self.validate()
+            }
+            fn inline(config: &InlineConfig) -> Option<fn() -> Self> {
+                match config {
+                    InlineConfig::$kind(build) => Some(*build),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+const U32: u64 = u32::MAX as u64;
+
+const fn count(min: u64, max: u64) -> Type {
+    Type::Count { min, max }
+}
+
+const DURATION: Type = Type::Duration { nonzero: false };
+const NONZERO: Type = Type::Duration { nonzero: true };
+
+keys!(RetryConfig, Retry,
+    max_attempts: count(1, U32), "3";
+    delay: DURATION, "\"200ms\"";
+    backoff: Type::Number(Range::Positive), "2.0";
+    max_delay: DURATION, "\"10s\"";
+    jitter: Type::Jitter, "0.2";
+);
+
+keys!(CircuitBreakerConfig, CircuitBreaker,
+    failure_threshold: count(1, U32), "5";
+    recovery_timeout: DURATION, "\"30s\"";
+    failure_rate_threshold: Type::Number(Range::Fraction), "0.5";
+    window_size: count(1, U32), "20";
+    window_duration: NONZERO, "\"60s\"";
+    minimum_calls: count(1, U32), "5";
+    slow_call_duration: DURATION, "\"2s\"";
+    slow_call_rate_threshold: Type::Number(Range::Fraction), "0.8";
+    half_open_max_calls: count(1, U32), "1";
+    recovery_backoff: Type::Number(Range::Factor), "2.0";
+    max_recovery_timeout: DURATION, "\"5m\"";
+    half_open_max_wait: NONZERO, "\"10s\"";
+);
+
+keys!(RateLimiterConfig, RateLimiter,
+    max_tokens: count(1, U32), "100";
+    refill_rate: Type::Number(Range::Positive), "50.0";
+    max_wait: DURATION, "\"100ms\"";
+);
+
+keys!(BulkheadConfig, Bulkhead,
+    max_concurrent: count(1, U32), "10";
+    max_wait: DURATION, "\"100ms\"";
+);
+
+keys!(TimeLimiterConfig, TimeLimiter,
+    timeout: DURATION, "\"3s\"";
+);

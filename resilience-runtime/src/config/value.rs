@@ -1,0 +1,263 @@
+//! Setting values: as a file spells them ([`Raw`]), and as a policy holds
+//! them ([`Value`]), with the conversion between the two.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::retry::Jitter;
+
+/// A setting's value, as [`Registry::instances`](crate::Registry::instances)
+/// and [`ApplyReport`](super::ApplyReport) show it. Displayed in the
+/// configuration file's grammar: `20`, `0.5`, `"250ms"`, `"full"`, or `none`
+/// for an optional setting that is not set.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// A whole number.
+    Count(u64),
+    /// A number.
+    Number(f64),
+    /// A duration.
+    Duration(Duration),
+    /// A retry's jitter.
+    Jitter(Jitter),
+    /// An optional setting that is not set.
+    Unset,
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Count(n) => write!(f, "{n}"),
+            Value::Number(x) => write!(f, "{x:?}"),
+            Value::Duration(d) => write!(f, "\"{}\"", resilience_duration::format(*d)),
+            Value::Jitter(Jitter::None) => f.write_str("0.0"),
+            Value::Jitter(Jitter::Fraction(x)) => write!(f, "{x:?}"),
+            Value::Jitter(Jitter::Full) => f.write_str("\"full\""),
+            Value::Jitter(Jitter::Equal) => f.write_str("\"equal\""),
+            Value::Jitter(Jitter::Decorrelated) => f.write_str("\"decorrelated\""),
+            Value::Unset => f.write_str("none"),
+        }
+    }
+}
+
+/// A value as written in a file, before its key's type is known.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Raw {
+    Integer(i128),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+    /// An array, a table or a date: never a setting.
+    Other(&'static str),
+}
+
+impl Raw {
+    fn describe(&self) -> String {
+        match self {
+            Raw::Integer(n) => format!("the number `{n}`"),
+            Raw::Float(x) => format!("the number `{x:?}`"),
+            Raw::Text(text) => format!("the string `{text:?}`"),
+            Raw::Bool(b) => format!("`{b}`"),
+            Raw::Other(what) => (*what).to_owned(),
+        }
+    }
+}
+
+/// What a key takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Type {
+    /// A whole number in `min..=max`.
+    Count { min: u64, max: u64 },
+    /// A number in a range, as the attribute checks it.
+    Number(Range),
+    /// A duration; `nonzero` refuses `"0s"`.
+    Duration { nonzero: bool },
+    Jitter,
+}
+
+/// The ranges numbers are checked against, with the attributes' wording.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Range {
+    /// Above zero: a backoff factor, a refill rate.
+    Positive,
+    /// In `(0, 1]`: a rate threshold.
+    Fraction,
+    /// At least 1.0: a growth factor.
+    Factor,
+}
+
+impl Range {
+    fn check(self, x: f64) -> Result<f64, String> {
+        let (ok, rule) = match self {
+            Range::Positive => (x.is_finite() && x >= 1e-9, "must be a positive number"),
+            Range::Fraction => (x > 0.0 && x <= 1.0, "must be in (0, 1]"),
+            Range::Factor => (x.is_finite() && x >= 1.0, "must be a factor of at least 1.0"),
+        };
+        if ok {
+            Ok(x)
+        } else {
+            Err(format!("{rule}, got {x}"))
+        }
+    }
+}
+
+impl Type {
+    /// The typed value of `raw`, or why it is not one; `example` is a valid
+    /// value to suggest.
+    pub(crate) fn read(self, raw: &Raw, key: &str, example: &str) -> Result<Value, String> {
+        match (self, raw) {
+            (Type::Count { min, max }, Raw::Integer(n)) => {
+                if *n < i128::from(min) {
+                    Err(format!("must be at least {min}, got {n}"))
+                } else if *n > i128::from(max) {
+                    Err(format!("must be at most {max}, got {n}"))
+                } else {
+                    Ok(Value::Count(*n as u64))
+                }
+            }
+            (Type::Count { .. }, other) => Err(format!(
+                "expected a whole number, found {}; e.g. `{key} = {example}`",
+                other.describe()
+            )),
+            (Type::Number(range), Raw::Integer(n)) => range.check(*n as f64).map(Value::Number),
+            (Type::Number(range), Raw::Float(x)) => range.check(*x).map(Value::Number),
+            (Type::Number(_), other) => Err(format!(
+                "expected a number, found {}; e.g. `{key} = {example}`",
+                other.describe()
+            )),
+            (Type::Duration { nonzero }, Raw::Text(text)) => match resilience_duration::parse(text) {
+                Ok(duration) if nonzero && duration.is_zero() => {
+                    Err(format!("must be longer than zero; e.g. `{key} = {example}`"))
+                }
+                Ok(duration) => Ok(Value::Duration(duration)),
+                Err(reason) => Err(format!(
+                    "invalid duration `{text:?}`: {reason}; write a number and a unit (`ns`, `us`, `ms`, `s`, `m`, `h`), e.g. `{key} = {example}`"
+                )),
+            },
+            (Type::Duration { .. }, Raw::Integer(_) | Raw::Float(_)) => {
+                let digits = match raw {
+                    Raw::Integer(n) => n.to_string(),
+                    Raw::Float(x) => x.to_string(),
+                    _ => unreachable!(),
+                };
+                Err(format!(
+                    "a duration needs a unit; write `{key} = \"{digits}s\"` for seconds or `\"{digits}ms\"` for milliseconds"
+                ))
+            }
+            (Type::Duration { .. }, other) => Err(format!(
+                "expected a duration, found {}; e.g. `{key} = {example}`",
+                other.describe()
+            )),
+            (Type::Jitter, Raw::Integer(_) | Raw::Float(_)) => {
+                let x = match raw {
+                    Raw::Integer(n) => *n as f64,
+                    Raw::Float(x) => *x,
+                    _ => unreachable!(),
+                };
+                if (0.0..=1.0).contains(&x) {
+                    Ok(Value::Jitter(if x == 0.0 {
+                        Jitter::None
+                    } else {
+                        Jitter::Fraction(x)
+                    }))
+                } else {
+                    Err(format!(
+                        "a fraction must be in [0, 1], got {x}; `0.2` moves each wait by up to 20% either way"
+                    ))
+                }
+            }
+            (Type::Jitter, Raw::Text(text)) => match text.as_str() {
+                "full" => Ok(Value::Jitter(Jitter::Full)),
+                "equal" => Ok(Value::Jitter(Jitter::Equal)),
+                "decorrelated" => Ok(Value::Jitter(Jitter::Decorrelated)),
+                _ => Err(format!(
+                    "unknown jitter `{text:?}`; expected a fraction in [0, 1] or one of `\"full\"`, `\"equal\"` or `\"decorrelated\"`"
+                )),
+            },
+            (Type::Jitter, other) => Err(format!(
+                "expected a fraction in [0, 1] or one of `\"full\"`, `\"equal\"` or `\"decorrelated\"`, found {}",
+                other.describe()
+            )),
+        }
+    }
+}
+
+/// A field type of a policy configuration, seen as a [`Value`].
+pub(crate) trait Field: Sized {
+    fn to_value(&self) -> Value;
+    /// The field for `value`, which [`Type::read`] produced for this field's key.
+    fn from_value(value: Value) -> Self;
+}
+
+impl Field for u32 {
+    fn to_value(&self) -> Value {
+        Value::Count(u64::from(*self))
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Count(n) => u32::try_from(n).unwrap_or(u32::MAX),
+            other => unreachable!("a count field was given {other:?}"),
+        }
+    }
+}
+
+impl Field for usize {
+    fn to_value(&self) -> Value {
+        Value::Count(*self as u64)
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Count(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            other => unreachable!("a count field was given {other:?}"),
+        }
+    }
+}
+
+impl Field for f64 {
+    fn to_value(&self) -> Value {
+        Value::Number(*self)
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Number(x) => x,
+            other => unreachable!("a number field was given {other:?}"),
+        }
+    }
+}
+
+impl Field for Duration {
+    fn to_value(&self) -> Value {
+        Value::Duration(*self)
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Duration(d) => d,
+            other => unreachable!("a duration field was given {other:?}"),
+        }
+    }
+}
+
+impl Field for Jitter {
+    fn to_value(&self) -> Value {
+        Value::Jitter(*self)
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Jitter(jitter) => jitter,
+            other => unreachable!("a jitter field was given {other:?}"),
+        }
+    }
+}
+
+impl<T: Field> Field for Option<T> {
+    fn to_value(&self) -> Value {
+        self.as_ref().map_or(Value::Unset, T::to_value)
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Unset => None,
+            value => Some(T::from_value(value)),
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The global registry of named, shared policy instances.
+//!
+//! Every annotated function that names a policy declares it at link time, so
+//! the registry knows each named instance of the binary, with its call sites
+//! and inline arguments, before any of them is called. An instance is made
+//! the first time a call or a lookup needs it, with the settings in force:
+//! the first of code (`configure_*`), the applied configuration, the
+//! attribute's inline arguments, the built-in defaults (see
+//! [`config`](crate::config)).
+
+mod apply;
+mod instances;
+mod state;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub use instances::{InstanceInfo, Instances, Setting};
+pub use state::Policy;
+pub(crate) use state::{each_kind, State};
+
+use crate::bulkhead::BulkheadConfig;
+use crate::circuit_breaker::CircuitBreakerConfig;
+use crate::config::schema::Settings;
+use crate::config::{ConfigError, PolicyKind};
+use crate::declaration::DECLARATIONS;
+use crate::event::{self, emit, Event, ListenerId};
+use crate::rate_limiter::RateLimiterConfig;
+use crate::retry::{Retry, RetryConfig};
+use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
+use crate::{Bulkhead, CircuitBreaker, RateLimiter};
+
+/// The registry every annotated function and every handle lookup shares.
+///
+/// ```
+/// use resilience_runtime::{registry, CircuitState};
+///
+/// let breaker = registry().circuit_breaker("docs-inventory");
+/// assert_eq!(breaker.state(), CircuitState::Closed);
+/// assert!(std::sync::Arc::ptr_eq(&breaker, &registry().circuit_breaker("docs-inventory")));
+/// ```
+pub fn registry() -> &'static Registry {
+    static REGISTRY: Registry = Registry::new();
+    &REGISTRY
+}
+
+/// Named policy instances, one table per kind.
+pub struct Registry {
+    state: OnceLock<RwLock<State>>,
+    reported: AtomicBool,
+    conflicts: Mutex<Vec<Conflict>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("instances", &self.instances())
+            .finish()
+    }
+}
+
+macro_rules! kind {
+    ($policy:ty, $config:ty, $all:ident, $get:ident, $find:ident, $configure:ident, $kind:literal) => {
+        #[doc = concat!("The ", $kind, " named `name`, made now if nothing has used it yet: with the settings its attributes declare, over which the applied configuration and `", stringify!($configure), "` take precedence; with the defaults for a name nothing declares.")]
+        pub fn $get(&self, name: &str) -> Arc<$policy> {
+            self.get_or_create::<$policy>(name)
+        }
+
+        #[doc = concat!("The ", $kind, " named `name` if an attribute, a handle lookup or `", stringify!($configure), "` declares it; `None` otherwise, and nothing is made.")]
+        pub fn $find(&self, name: &str) -> Option<Arc<$policy>> {
+            self.find::<$policy>(name)
+        }
+
+        #[doc = concat!("Sets every setting of the ", $kind, " named `name` in code, over the applied configuration and the inline arguments; an instance in use takes them at once (see [`apply`](Self::apply) for what that means for each kind). Fails, changing nothing, if the configuration is invalid.")]
+        pub fn $configure(&self, name: &str, config: $config) -> Result<(), ConfigError> {
+            self.configure::<$policy>(name, config)
+        }
+
+        #[doc = concat!("Every ", $kind, " made so far, sorted by name.")]
+        pub fn $all(&self) -> Vec<Arc<$policy>> {
+            <$policy as Policy>::of(&self.read()).instances.values().cloned().collect()
+        }
+    };
+}
+
+impl Registry {
+    const fn new() -> Registry {
+        Registry {
+            state: OnceLock::new(),
+            reported: AtomicBool::new(false),
+            conflicts: Mutex::new(Vec::new()),
+        }
+    }
+
+    kind!(
+        CircuitBreaker,
+        CircuitBreakerConfig,
+        circuit_breakers,
+        circuit_breaker,
+        find_circuit_breaker,
+        configure_circuit_breaker,
+        "circuit breaker"
+    );
+    kind!(
+        Bulkhead,
+        BulkheadConfig,
+        bulkheads,
+        bulkhead,
+        find_bulkhead,
+        configure_bulkhead,
+        "bulkhead"
+    );
+    kind!(
+        RateLimiter,
+        RateLimiterConfig,
+        rate_limiters,
+        rate_limiter,
+        find_rate_limiter,
+        configure_rate_limiter,
+        "rate limiter"
+    );
+    kind!(
+        Retry,
+        RetryConfig,
+        retries,
+        retry,
+        find_retry,
+        configure_retry,
+        "retry"
+    );
+    kind!(
+        TimeLimiter,
+        TimeLimiterConfig,
+        time_limiters,
+        time_limiter,
+        find_time_limiter,
+        configure_time_limiter,
+        "time limiter"
+    );
+
+    /// Calls `listener` with every [`Event`](crate::Event) any policy reports
+    /// from now on, on the thread that caused it, until it is removed with
+    /// [`remove_listener`](Self::remove_listener). Listeners run outside every
+    /// internal lock, so they may read or reset any policy.
+    pub fn on_event(&self, listener: impl Fn(&Event<'_>) + Send + Sync + 'static) -> ListenerId {
+        event::subscribe(Arc::new(listener))
+    }
+
+    /// Stops calling a listener; `false` if it was not registered.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        event::unsubscribe(id)
+    }
+
+    /// The call sites that configure one named instance differently. They
+    /// are all known, and reported, as soon as the registry is first used.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        self.state();
+        self.conflicts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The state, gathered from the link-time list of call sites on first
+    /// use; the conflicts among them are reported once, outside every lock.
+    fn state(&self) -> &RwLock<State> {
+        let state = self.state.get_or_init(|| {
+            let (state, conflicts) = State::declared(&DECLARATIONS);
+            *self.conflicts.lock().unwrap_or_else(PoisonError::into_inner) = conflicts;
+            RwLock::new(state)
+        });
+        if !self.reported.swap(true, Ordering::AcqRel) {
+            let conflicts = self
+                .conflicts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            for conflict in &conflicts {
+                announce(conflict);
+            }
+        }
+        state
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state().read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state().write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get_or_create<P: Policy>(&self, name: &str) -> Arc<P> {
+        if let Some(policy) = P::of(&self.read()).instances.get(name) {
+            return policy.clone();
+        }
+        let mut state = self.write();
+        let (kind, file) = P::with_file(&mut state);
+        kind.get_or_create(file, name)
+    }
+
+    fn find<P: Policy>(&self, name: &str) -> Option<Arc<P>> {
+        if !P::of(&self.read()).knows(name) {
+            return None;
+        }
+        Some(self.get_or_create(name))
+    }
+
+    fn configure<P: Policy>(&self, name: &str, config: P::Config) -> Result<(), ConfigError> {
+        config.check()?;
+        let mut state = self.write();
+        let kind = P::of_mut(&mut state);
+        if let Some(policy) = kind.instances.get(name) {
+            policy.reconfigure(config.clone())?;
+        }
+        kind.code.insert(name.to_owned(), config);
+        Ok(())
+    }
+
+    /// The instance for an annotated call site: the declared one, made now if
+    /// need be. A site missing from the link-time list (a platform without
+    /// one) declares itself here.
+    pub(crate) fn resolve<P: Policy>(
+        &self,
+        name: &'static str,
+        config: P::Config,
+        site: crate::registry::CallSite,
+    ) -> Arc<P> {
+        let declared = P::of(&self.read())
+            .declared
+            .get(name)
+            .is_some_and(|declared| declared.sites.contains(&site));
+        if !declared {
+            let keys = changed_keys(&config);
+            let conflict = P::of_mut(&mut self.write()).declare(name, site, &keys, config);
+            if let Some(conflict) = conflict {
+                self.conflicts
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(conflict.clone());
+                announce(&conflict);
+            }
+        }
+        self.get_or_create(name)
+    }
+}
+
+/// The keys of `config` that differ from the defaults: a late call site's
+/// inline arguments, as far as they can be told.
+fn changed_keys<C: Settings>(config: &C) -> Vec<&'static str> {
+    let default = C::default();
+    C::keys()
+        .iter()
+        .filter(|key| (key.get)(config) != (key.get)(&default))
+        .map(|key| key.name)
+        .collect()
+}
+
+fn announce(conflict: &Conflict) {
+    // A misconfiguration must not pass unseen even with no listener.
+    eprintln!("warning: {conflict}");
+    emit(Event::ConfigConflict(conflict));
+}
+
+/// Where an annotated function configures a named instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CallSite {
+    /// The annotated function.
+    pub function: &'static str,
+    /// The source file of the attribute.
+    pub file: &'static str,
+    /// Its line.
+    pub line: u32,
+    /// Its column.
+    pub column: u32,
+}
+
+impl fmt::Display for CallSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` ({}:{}:{})",
+            self.function, self.file, self.line, self.column
+        )
+    }
+}
+
+/// One named instance configured differently at two call sites. The first
+/// one in source order gives the inline arguments in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The kind of policy.
+    pub kind: PolicyKind,
+    /// The instance's name.
+    pub name: String,
+    /// The call site whose inline arguments are used.
+    pub first: CallSite,
+    /// The call site whose inline arguments are not used.
+    pub second: CallSite,
+    /// The configuration in use.
+    pub first_config: String,
+    /// The configuration the second call site asked for.
+    pub second_config: String,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} `{}` is configured differently at {} and at {}; using the first: {} (ignored: {})",
+            self.kind, self.name, self.first, self.second, self.first_config, self.second_config
+        )
+    }
+}
+
+/// The named instance for a call site (see [`Registry::resolve`]).
+pub(crate) fn resolve<P: Policy>(name: &'static str, config: P::Config, site: CallSite) -> Arc<P> {
+    registry().resolve(name, config, site)
+}
+
+/// Unwraps a policy built from a configuration that was already checked: by
+/// the attribute at compile time.
+pub(crate) fn valid<P>(created: Result<P, ConfigError>) -> P {
+    created.unwrap_or_else(|error| unreachable!("a checked configuration was rejected: {error}"))
+}

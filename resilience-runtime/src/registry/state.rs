@@ -1,0 +1,238 @@
+//! What the registry knows about each kind of policy: the call sites that
+//! declare each name, the settings given in code, the instances made so far,
+//! and the configuration applied.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{CallSite, Conflict};
+use crate::bulkhead::BulkheadConfig;
+use crate::circuit_breaker::CircuitBreakerConfig;
+use crate::config::layers::{Effective, Inline, Layers};
+use crate::config::schema::Settings;
+use crate::config::ConfigError;
+use crate::declaration::Declaration;
+use crate::rate_limiter::RateLimiterConfig;
+use crate::retry::{Retry, RetryConfig};
+use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
+use crate::{Bulkhead, CircuitBreaker, Name, RateLimiter};
+
+/// A kind of policy the registry holds.
+#[doc(hidden)]
+pub trait Policy: Send + Sync + Sized + 'static {
+    type Config: Settings;
+    fn create(name: Name, config: Self::Config) -> Result<Self, ConfigError>;
+    fn reconfigure(&self, config: Self::Config) -> Result<(), ConfigError>;
+    fn of(state: &State) -> &Kind<Self>;
+    fn of_mut(state: &mut State) -> &mut Kind<Self>;
+    /// This kind's part, and the applied configuration beside it.
+    fn with_file(state: &mut State) -> (&mut Kind<Self>, &Layers);
+}
+
+macro_rules! policy {
+    ($policy:ty, $config:ty, $field:ident) => {
+        impl Policy for $policy {
+            type Config = $config;
+            fn create(name: Name, config: $config) -> Result<Self, ConfigError> {
+                <$policy>::new(name, config)
+            }
+            fn reconfigure(&self, config: $config) -> Result<(), ConfigError> {
+                <$policy>::reconfigure(self, config)
+            }
+            fn of(state: &State) -> &Kind<Self> {
+                &state.$field
+            }
+            fn of_mut(state: &mut State) -> &mut Kind<Self> {
+                &mut state.$field
+            }
+            fn with_file(state: &mut State) -> (&mut Kind<Self>, &Layers) {
+                (&mut state.$field, &state.file)
+            }
+        }
+    };
+}
+
+policy!(Retry, RetryConfig, retries);
+policy!(CircuitBreaker, CircuitBreakerConfig, circuit_breakers);
+policy!(RateLimiter, RateLimiterConfig, rate_limiters);
+policy!(Bulkhead, BulkheadConfig, bulkheads);
+policy!(TimeLimiter, TimeLimiterConfig, time_limiters);
+
+/// Calls `$visit!(Policy)` for each kind, in the order instances are listed.
+macro_rules! each_kind {
+    ($visit:ident) => {
+        $visit!($crate::retry::Retry);
+        $visit!($crate::CircuitBreaker);
+        $visit!($crate::RateLimiter);
+        $visit!($crate::Bulkhead);
+        $visit!($crate::time_limiter::TimeLimiter);
+    };
+}
+pub(crate) use each_kind;
+
+/// Everything the registry holds, behind one lock that calls never take:
+/// each call site resolves its instance once and keeps it.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct State {
+    pub(crate) file: Layers,
+    retries: Kind<Retry>,
+    circuit_breakers: Kind<CircuitBreaker>,
+    rate_limiters: Kind<RateLimiter>,
+    bulkheads: Kind<Bulkhead>,
+    time_limiters: Kind<TimeLimiter>,
+}
+
+/// The registry's part for one kind of policy.
+#[doc(hidden)]
+pub struct Kind<P: Policy> {
+    pub(crate) declared: BTreeMap<String, Declared<P::Config>>,
+    pub(crate) code: BTreeMap<String, P::Config>,
+    pub(crate) instances: BTreeMap<String, Arc<P>>,
+}
+
+impl<P: Policy> Default for Kind<P> {
+    fn default() -> Self {
+        Kind {
+            declared: BTreeMap::new(),
+            code: BTreeMap::new(),
+            instances: BTreeMap::new(),
+        }
+    }
+}
+
+/// The call sites that name one instance; the first one's inline arguments are used.
+pub(crate) struct Declared<C> {
+    pub(crate) name: &'static str,
+    pub(crate) sites: Vec<CallSite>,
+    pub(crate) keys: Vec<&'static str>,
+    pub(crate) config: C,
+}
+
+impl State {
+    /// The state of a binary whose call sites declare `declarations`, with
+    /// the conflicts among them.
+    pub(crate) fn declared(declarations: &[Declaration]) -> (State, Vec<Conflict>) {
+        let mut sorted: Vec<&Declaration> = declarations.iter().collect();
+        // The first site in source order is the one in use, whatever the link order.
+        sorted.sort_by_key(|d| (d.site.file, d.site.line, d.site.column, d.site.function));
+        let mut state = State::default();
+        let mut conflicts = Vec::new();
+        for declaration in sorted {
+            macro_rules! declare {
+                ($policy:ty) => {
+                    if let Some(build) = <<$policy as Policy>::Config as Settings>::inline(
+                        &declaration.config,
+                    ) {
+                        conflicts.extend(<$policy as Policy>::of_mut(&mut state).declare(
+                            declaration.name,
+                            declaration.site,
+                            declaration.keys,
+                            build(),
+                        ));
+                    }
+                };
+            }
+            each_kind!(declare);
+        }
+        (state, conflicts)
+    }
+}
+
+impl<P: Policy> Kind<P> {
+    /// Adds a call site for `name`; a conflict if an earlier one configures it differently.
+    pub(crate) fn declare(
+        &mut self,
+        name: &'static str,
+        site: CallSite,
+        keys: &[&'static str],
+        config: P::Config,
+    ) -> Option<Conflict> {
+        let Some(declared) = self.declared.get_mut(name) else {
+            self.declared.insert(
+                name.to_owned(),
+                Declared {
+                    name,
+                    sites: vec![site],
+                    keys: keys.to_vec(),
+                    config,
+                },
+            );
+            return None;
+        };
+        if declared.sites.contains(&site) {
+            return None;
+        }
+        declared.sites.push(site);
+        (declared.config != config).then(|| Conflict {
+            kind: <P::Config as Settings>::KIND,
+            name: name.to_owned(),
+            first: declared.sites[0],
+            second: site,
+            first_config: format!("{:?}", declared.config),
+            second_config: format!("{config:?}"),
+        })
+    }
+
+    /// Whether an attribute, a handle lookup or `configure_*` declares `name`.
+    pub(crate) fn knows(&self, name: &str) -> bool {
+        self.declared.contains_key(name)
+            || self.code.contains_key(name)
+            || self.instances.contains_key(name)
+    }
+
+    /// Every name this kind knows, sorted.
+    pub(crate) fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .declared
+            .keys()
+            .chain(self.code.keys())
+            .chain(self.instances.keys())
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// The settings of `name` under the configuration `file`.
+    pub(crate) fn effective(&self, file: &Layers, name: &str) -> Effective<P::Config> {
+        let inline = self.declared.get(name).map(|declared| Inline {
+            config: &declared.config,
+            keys: &declared.keys,
+            site: declared.sites[0],
+        });
+        file.effective(name, inline, self.code.get(name))
+    }
+
+    /// The instance named `name`, made now with its settings if there is none yet.
+    pub(crate) fn get_or_create(&mut self, file: &Layers, name: &str) -> Arc<P> {
+        if let Some(policy) = self.instances.get(name) {
+            return policy.clone();
+        }
+        let owned: Name = match self.declared.get(name) {
+            Some(declared) => declared.name.into(),
+            None => name.to_owned().into(),
+        };
+        let config = self.effective(file, name).config;
+        let policy = match P::create(owned.clone(), config) {
+            Ok(policy) => policy,
+            Err(error) => {
+                // Only settings that fit no instance apply can get here (a
+                // lookup of a name the applied file never judged): fall back
+                // to the settings without the file rather than fail a call.
+                eprintln!(
+                    "warning: {} `{name}`: the configuration does not fit it ({error}); using its settings without the configuration",
+                    <P::Config as Settings>::KIND
+                );
+                let config = self.effective(&Layers::default(), name).config;
+                P::create(owned, config).unwrap_or_else(|error| {
+                    unreachable!("settings checked without the configuration were rejected: {error}")
+                })
+            }
+        };
+        let policy = Arc::new(policy);
+        self.instances.insert(name.to_owned(), policy.clone());
+        policy
+    }
+}
