@@ -43,10 +43,21 @@ impl Registry {
     pub fn apply(&self, config: &Config) -> Result<ApplyReport, ConfigErrors> {
         let result = self.apply_whole(config);
         match &result {
-            Ok(report) => emit(Event::ConfigApplied(report)),
-            Err(errors) => emit(Event::ConfigRejected(errors)),
+            Ok(report) => {
+                #[cfg(feature = "tracing")]
+                tracing::info!(target: "resilience", changes = report.changes.len(), warnings = report.warnings.len(), "configuration applied\n{report}");
+                emit(Event::ConfigApplied(report));
+            }
+            Err(errors) => self.reject(errors),
         }
         result
+    }
+
+    /// Reports a configuration that was refused before it could be applied.
+    pub(crate) fn reject(&self, errors: &ConfigErrors) {
+        #[cfg(feature = "tracing")]
+        tracing::warn!(target: "resilience", problems = errors.problems().len(), "configuration refused, nothing changed\n{errors}");
+        emit(Event::ConfigRejected(errors));
     }
 
     fn apply_whole(&self, config: &Config) -> Result<ApplyReport, ConfigErrors> {
