@@ -56,6 +56,7 @@ mod config;
 mod declaration;
 mod error;
 pub mod event;
+mod live;
 mod name;
 pub mod rate_limiter;
 mod registry;
