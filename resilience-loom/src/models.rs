@@ -13,6 +13,8 @@ fn model(check: impl Fn() + Sync + Send + 'static) {
     builder.check(check);
 }
 
+/// Settings come into each operation; a model uses one `failure_threshold`
+/// and one `half_open_max_calls` throughout.
 fn timing(failure_threshold: u32, probes: u32) -> Timing {
     Timing {
         failure_threshold,
@@ -36,15 +38,16 @@ fn epoch_of(machine: &Machine) -> u32 {
 
 /// A machine that has failed once (threshold 1) and turned half-open.
 fn half_open(probes: u32) -> Machine {
-    let machine = Machine::new(timing(1, probes));
-    machine.closed_failure(epoch_of(&machine), &mut now());
-    machine.current(&mut now(), &mut |_| {});
+    let machine = Machine::new();
+    let timing = timing(1, probes);
+    machine.closed_failure(&timing, epoch_of(&machine), &mut now());
+    machine.current(&timing, &mut now(), &mut |_| {});
     assert!(matches!(machine.load().phase(), Phase::HalfOpen { .. }));
     machine
 }
 
-fn acquire(machine: &Machine) -> Option<Pass> {
-    machine.acquire(&mut now(), &mut |_| {}).ok()
+fn acquire(machine: &Machine, timing: &Timing) -> Option<Pass> {
+    machine.acquire(timing, &mut now(), &mut |_| {}).ok()
 }
 
 #[test]
@@ -54,7 +57,7 @@ fn half_open_never_admits_more_probes_than_allowed() {
         let callers: Vec<_> = (0..3)
             .map(|_| {
                 let machine = machine.clone();
-                thread::spawn(move || acquire(&machine))
+                thread::spawn(move || acquire(&machine, &timing(1, 2)))
             })
             .collect();
         let probes = callers
@@ -70,7 +73,8 @@ fn half_open_never_admits_more_probes_than_allowed() {
 fn an_abandoned_probe_frees_its_slot_for_the_next() {
     model(|| {
         let machine = Arc::new(half_open(1));
-        let Some(Pass::Probe { epoch }) = acquire(&machine) else {
+        let timing = timing(1, 1);
+        let Some(Pass::Probe { epoch }) = acquire(&machine, &timing) else {
             panic!("the first caller is the probe")
         };
         let dropper = {
@@ -79,15 +83,18 @@ fn an_abandoned_probe_frees_its_slot_for_the_next() {
         };
         let contender = {
             let machine = machine.clone();
-            thread::spawn(move || acquire(&machine))
+            thread::spawn(move || acquire(&machine, &timing))
         };
         dropper.join().unwrap();
         let contended = contender.join().unwrap();
         // Whoever ran first, the slot is not lost: either the contender took it,
         // or it is free now.
         match contended {
-            Some(Pass::Probe { .. }) => assert!(acquire(&machine).is_none()),
-            _ => assert!(matches!(acquire(&machine), Some(Pass::Probe { .. }))),
+            Some(Pass::Probe { .. }) => assert!(acquire(&machine, &timing).is_none()),
+            _ => assert!(matches!(
+                acquire(&machine, &timing),
+                Some(Pass::Probe { .. })
+            )),
         }
     });
 }
@@ -96,17 +103,21 @@ fn an_abandoned_probe_frees_its_slot_for_the_next() {
 fn a_probe_failure_racing_a_probe_success_reopens_the_circuit() {
     model(|| {
         let machine = Arc::new(half_open(2));
-        let Some(Pass::Probe { epoch }) = acquire(&machine) else {
+        let timing = timing(1, 2);
+        let Some(Pass::Probe { epoch }) = acquire(&machine, &timing) else {
             panic!()
         };
-        assert!(matches!(acquire(&machine), Some(Pass::Probe { .. })));
+        assert!(matches!(
+            acquire(&machine, &timing),
+            Some(Pass::Probe { .. })
+        ));
         let success = {
             let machine = machine.clone();
-            thread::spawn(move || machine.probe_success(epoch, |_| {}))
+            thread::spawn(move || machine.probe_success(&timing, epoch, |_| {}))
         };
         let failure = {
             let machine = machine.clone();
-            thread::spawn(move || machine.probe_failure(epoch, &mut now()))
+            thread::spawn(move || machine.probe_failure(&timing, epoch, &mut now()))
         };
         assert!(
             success.join().unwrap().is_none(),
@@ -121,14 +132,18 @@ fn a_probe_failure_racing_a_probe_success_reopens_the_circuit() {
 fn the_last_probe_success_closes_once() {
     model(|| {
         let machine = Arc::new(half_open(2));
-        let Some(Pass::Probe { epoch }) = acquire(&machine) else {
+        let timing = timing(1, 2);
+        let Some(Pass::Probe { epoch }) = acquire(&machine, &timing) else {
             panic!()
         };
-        assert!(matches!(acquire(&machine), Some(Pass::Probe { .. })));
+        assert!(matches!(
+            acquire(&machine, &timing),
+            Some(Pass::Probe { .. })
+        ));
         let probes: Vec<_> = (0..2)
             .map(|_| {
                 let machine = machine.clone();
-                thread::spawn(move || machine.probe_success(epoch, |_| {}))
+                thread::spawn(move || machine.probe_success(&timing, epoch, |_| {}))
             })
             .collect();
         let closes = probes
@@ -143,12 +158,12 @@ fn the_last_probe_success_closes_once() {
 #[test]
 fn concurrent_failures_open_the_circuit_exactly_once() {
     model(|| {
-        let machine = Arc::new(Machine::new(timing(2, 1)));
+        let machine = Arc::new(Machine::new());
         let epoch = epoch_of(&machine);
         let failures: Vec<_> = (0..2)
             .map(|_| {
                 let machine = machine.clone();
-                thread::spawn(move || machine.closed_failure(epoch, &mut now()))
+                thread::spawn(move || machine.closed_failure(&timing(2, 1), epoch, &mut now()))
             })
             .collect();
         let opened = failures
@@ -163,11 +178,11 @@ fn concurrent_failures_open_the_circuit_exactly_once() {
 #[test]
 fn a_late_failure_never_counts_against_a_reset_circuit() {
     model(|| {
-        let machine = Arc::new(Machine::new(timing(1, 1)));
+        let machine = Arc::new(Machine::new());
         let epoch = epoch_of(&machine);
         let late = {
             let machine = machine.clone();
-            thread::spawn(move || machine.closed_failure(epoch, &mut now()))
+            thread::spawn(move || machine.closed_failure(&timing(1, 1), epoch, &mut now()))
         };
         let reset = {
             let machine = machine.clone();
@@ -221,20 +236,21 @@ fn every_record_in_a_count_window_is_counted_once() {
 #[test]
 fn a_late_half_open_deadline_never_strands_a_reopened_circuit() {
     model(|| {
-        let machine = Machine::new(timing(1, 1));
-        machine.closed_failure(epoch_of(&machine), &mut now());
+        let timing = timing(1, 1);
+        let machine = Machine::new();
+        machine.closed_failure(&timing, epoch_of(&machine), &mut now());
         let machine = Arc::new(machine);
         let reader = {
             let machine = machine.clone();
             thread::spawn(move || {
-                machine.current(&mut now(), &mut |_| {});
+                machine.current(&timing, &mut now(), &mut |_| {});
             })
         };
         let caller = {
             let machine = machine.clone();
             thread::spawn(move || {
-                if let Some(Pass::Probe { epoch }) = acquire(&machine) {
-                    machine.probe_failure(epoch, &mut now());
+                if let Some(Pass::Probe { epoch }) = acquire(&machine, &timing) {
+                    machine.probe_failure(&timing, epoch, &mut now());
                 }
             })
         };
@@ -242,7 +258,7 @@ fn a_late_half_open_deadline_never_strands_a_reopened_circuit() {
         caller.join().unwrap();
         // The open time (zero) has passed: the circuit admits a probe again.
         assert_ne!(
-            machine.current(&mut now(), &mut |_| {}).phase(),
+            machine.current(&timing, &mut now(), &mut |_| {}).phase(),
             Phase::Open
         );
     });
@@ -253,25 +269,26 @@ fn a_late_half_open_deadline_never_strands_a_reopened_circuit() {
 #[test]
 fn a_late_open_deadline_never_strands_a_circuit_reopened_after_a_reset() {
     model(|| {
-        let machine = Arc::new(Machine::new(timing(1, 1)));
+        let timing = timing(1, 1);
+        let machine = Arc::new(Machine::new());
         let epoch = epoch_of(&machine);
         let first = {
             let machine = machine.clone();
             thread::spawn(move || {
-                machine.closed_failure(epoch, &mut now());
+                machine.closed_failure(&timing, epoch, &mut now());
             })
         };
         let second = {
             let machine = machine.clone();
             thread::spawn(move || {
                 machine.force(Phase::Closed { failures: 0 }, |_| {});
-                machine.closed_failure(epoch_of(&machine), &mut now());
+                machine.closed_failure(&timing, epoch_of(&machine), &mut now());
             })
         };
         first.join().unwrap();
         second.join().unwrap();
         assert_ne!(
-            machine.current(&mut now(), &mut |_| {}).phase(),
+            machine.current(&timing, &mut now(), &mut |_| {}).phase(),
             Phase::Open
         );
     });

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use crate::config::{check, ConfigError};
 use crate::event::{emit, Event};
+use crate::live::Live;
 use crate::stats::Counter;
 use crate::{Error, Name};
 
@@ -57,6 +58,12 @@ impl BulkheadConfig {
 /// same counter, and a permit is returned when it is dropped, so a panicking
 /// body or a cancelled future gives its slot back.
 ///
+/// [`reconfigure`](Self::reconfigure) resizes it while in use: the counter of
+/// free slots moves by the difference at once, so it goes below zero when the
+/// bulkhead shrinks under more running calls than the new limit; they finish
+/// undisturbed, and new calls wait or are rejected until fewer than the new
+/// limit run.
+///
 /// ```
 /// use resilience_runtime::bulkhead::BulkheadConfig;
 /// use resilience_runtime::Bulkhead;
@@ -70,14 +77,15 @@ impl BulkheadConfig {
 /// ```
 #[derive(Debug)]
 pub struct Bulkhead {
-    available: AtomicUsize,
+    /// Free slots; below zero after a shrink, by the calls running over the limit.
+    available: AtomicIsize,
     async_waiters: AtomicUsize,
     sync_waiters: AtomicUsize,
     notify: Notify,
     lock: Mutex<()>,
     freed: Condvar,
     name: Name,
-    config: BulkheadConfig,
+    config: Live<BulkheadConfig>,
     rejected: Counter,
 }
 
@@ -86,14 +94,14 @@ impl Bulkhead {
     pub fn new(name: impl Into<Name>, config: BulkheadConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Bulkhead {
-            available: AtomicUsize::new(config.max_concurrent),
+            available: AtomicIsize::new(slots(config.max_concurrent)),
             async_waiters: AtomicUsize::new(0),
             sync_waiters: AtomicUsize::new(0),
             notify: Notify::new(),
             lock: Mutex::new(()),
             freed: Condvar::new(),
             name: name.into(),
-            config,
+            config: Live::new(config),
             rejected: Counter::default(),
         })
     }
@@ -103,19 +111,70 @@ impl Bulkhead {
         &self.name
     }
 
-    /// The bulkhead's settings.
+    /// The bulkhead's settings in force now.
     pub fn config(&self) -> &BulkheadConfig {
-        &self.config
+        self.config.get()
     }
 
     /// The most calls allowed at once.
     pub fn max_concurrent(&self) -> usize {
-        self.config.max_concurrent
+        self.config().max_concurrent
     }
 
-    /// Slots free right now.
+    /// Slots free right now; zero while more calls run than a shrink left room for.
     pub fn available_slots(&self) -> usize {
-        self.available.load(Ordering::Acquire)
+        usize::try_from(self.available.load(Ordering::Acquire)).unwrap_or(0)
+    }
+
+    /// Applies new settings while the bulkhead is in use. An invalid
+    /// configuration is returned as the error and changes nothing.
+    ///
+    /// - Grown, it admits waiting callers (async and sync) at once.
+    /// - Shrunk, the calls running finish undisturbed; new calls wait or are
+    ///   rejected until fewer than the new `max_concurrent` run.
+    /// - A new `max_wait` applies to the callers that start waiting from now.
+    ///
+    /// No slot is lost or made twice: once every call has finished,
+    /// [`available_slots`](Self::available_slots) equals
+    /// [`max_concurrent`](Self::max_concurrent).
+    ///
+    /// ```
+    /// use resilience_runtime::bulkhead::BulkheadConfig;
+    /// use resilience_runtime::Bulkhead;
+    ///
+    /// let bulkhead = Bulkhead::new("db", BulkheadConfig::default().max_concurrent(2)).unwrap();
+    /// let first = bulkhead.try_acquire().unwrap();
+    /// let second = bulkhead.try_acquire().unwrap();
+    ///
+    /// // Shrunk under two running calls: both go on, a third is refused.
+    /// bulkhead.reconfigure(BulkheadConfig::default().max_concurrent(1)).unwrap();
+    /// assert!(bulkhead.try_acquire().is_err());
+    /// drop(first);
+    /// assert!(bulkhead.try_acquire().is_err(), "one call still runs, the new limit");
+    /// drop(second);
+    /// assert_eq!(bulkhead.available_slots(), 1);
+    ///
+    /// // Invalid: refused, and the bulkhead keeps its settings.
+    /// assert!(bulkhead.reconfigure(BulkheadConfig::default().max_concurrent(0)).is_err());
+    /// assert_eq!(bulkhead.max_concurrent(), 1);
+    /// ```
+    pub fn reconfigure(&self, config: BulkheadConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        let mut grown = false;
+        self.config.update(|current| {
+            if *current == config {
+                return None;
+            }
+            // Under the update's lock, so that concurrent resizes add up.
+            let delta = slots(config.max_concurrent) - slots(current.max_concurrent);
+            self.available.fetch_add(delta, Ordering::SeqCst);
+            grown = delta > 0;
+            Some(config)
+        });
+        if grown {
+            self.wake_all();
+        }
+        Ok(())
     }
 
     /// Calls rejected so far.
@@ -143,10 +202,11 @@ impl Bulkhead {
         if let Some(permit) = self.take() {
             return Ok(permit);
         }
-        if self.config.max_wait.is_zero() {
+        let max_wait = self.config().max_wait;
+        if max_wait.is_zero() {
             return Err(self.reject());
         }
-        let deadline = tokio::time::Instant::now() + self.config.max_wait;
+        let deadline = tokio::time::Instant::now() + max_wait;
         let _waiting = Waiting::new(&self.async_waiters);
         loop {
             let mut freed = pin!(self.notify.notified());
@@ -174,10 +234,11 @@ impl Bulkhead {
     #[cold]
     #[inline(never)]
     fn wait_blocking(&self) -> Result<BulkheadPermit<'_>, Error> {
-        if self.config.max_wait.is_zero() {
+        let max_wait = self.config().max_wait;
+        if max_wait.is_zero() {
             return Err(self.reject());
         }
-        let deadline = std::time::Instant::now() + self.config.max_wait;
+        let deadline = std::time::Instant::now() + max_wait;
         let _waiting = Waiting::new(&self.sync_waiters);
         let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
@@ -216,7 +277,7 @@ impl Bulkhead {
     fn take(&self) -> Option<BulkheadPermit<'_>> {
         self.available
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |free| {
-                free.checked_sub(1)
+                (free > 0).then(|| free - 1)
             })
             .ok()
             .map(|_| BulkheadPermit { bulkhead: self })
@@ -248,6 +309,15 @@ impl Bulkhead {
         }
     }
 
+    // Every waiter, since a resize may free many slots at once; the losers
+    // wait again.
+    #[cold]
+    fn wake_all(&self) {
+        self.notify.notify_waiters();
+        drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
+        self.freed.notify_all();
+    }
+
     // Inline: built in the caller, the error lands in its return slot
     // without a copy through the stack (a store-forwarding stall).
     #[inline]
@@ -255,11 +325,17 @@ impl Bulkhead {
         self.rejected.add();
         let error = Error::BulkheadFull {
             name: self.name.clone(),
-            max_concurrent: self.config.max_concurrent,
+            max_concurrent: self.max_concurrent(),
         };
         emit(Event::CallRejected { error: &error });
         error
     }
+}
+
+/// A slot count as the signed counter keeps it; `validate` bounds none, so
+/// an absurd one saturates (no machine runs `isize::MAX` calls at once).
+fn slots(n: usize) -> isize {
+    isize::try_from(n).unwrap_or(isize::MAX)
 }
 
 /// One slot of a [`Bulkhead`], returned when dropped.

@@ -56,6 +56,7 @@ pub mod config;
 mod declaration;
 mod error;
 pub mod event;
+mod live;
 mod name;
 pub mod rate_limiter;
 mod registry;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::clock::{saturating_nanos, Epoch};
 use crate::config::{check, ConfigError};
 use crate::event::{emit, Event};
+use crate::live::Live;
 use crate::stats::Counter;
 use crate::{Error, Name};
 
@@ -75,6 +76,9 @@ impl RateLimiterConfig {
 /// within `max_tokens` intervals of now. The result is exactly a bucket of
 /// `max_tokens` refilled at `refill_rate`, with no background timer.
 ///
+/// [`reconfigure`](Self::reconfigure) changes its settings while in use; the
+/// tokens in the bucket stay.
+///
 /// ```
 /// use resilience_runtime::rate_limiter::RateLimiterConfig;
 /// use resilience_runtime::{Error, RateLimiter};
@@ -91,29 +95,58 @@ impl RateLimiterConfig {
 pub struct RateLimiter {
     /// The theoretical arrival time, in nanoseconds of `clock`.
     tat: AtomicU64,
+    settings: Live<Settings>,
+    clock: Epoch,
+    name: Name,
+    rejected: Counter,
+}
+
+/// The settings and what the call path derives from them, in nanoseconds.
+#[derive(Debug)]
+struct Settings {
     interval: u64,
     burst: u64,
     max_wait: u64,
-    clock: Epoch,
-    name: Name,
     config: RateLimiterConfig,
-    rejected: Counter,
+}
+
+impl Settings {
+    fn new(config: RateLimiterConfig) -> Self {
+        // Rounded up, so that the limiter never lets more through than the rate.
+        let interval = (1e9 / config.refill_rate).ceil().min(u64::MAX as f64) as u64;
+        Settings {
+            interval,
+            burst: interval.saturating_mul(u64::from(config.max_tokens)),
+            max_wait: saturating_nanos(config.max_wait),
+            config,
+        }
+    }
+
+    /// Tokens in the bucket at `now` given the arrival time `tat`: below zero
+    /// by the tokens promised to callers still waiting for them.
+    fn tokens(&self, tat: u64, now: u64) -> f64 {
+        let used = tat.saturating_sub(now);
+        (self.burst as f64 - used as f64) / self.interval as f64
+    }
+
+    /// The arrival time that leaves `tokens` in the bucket at `now`, at most full.
+    fn arrival(&self, tokens: f64, now: u64) -> u64 {
+        let used = self.burst as f64
+            - tokens.min(f64::from(self.config.max_tokens)) * self.interval as f64;
+        // Rounded up, so that a reload never adds a token by rounding.
+        now.saturating_add(used.max(0.0).ceil().min(u64::MAX as f64) as u64)
+    }
 }
 
 impl RateLimiter {
     /// A rate limiter named `name` with a full bucket.
     pub fn new(name: impl Into<Name>, config: RateLimiterConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        // Rounded up, so that the limiter never lets more through than the rate.
-        let interval = (1e9 / config.refill_rate).ceil().min(u64::MAX as f64) as u64;
         Ok(RateLimiter {
             tat: AtomicU64::new(0),
-            interval,
-            burst: interval.saturating_mul(u64::from(config.max_tokens)),
-            max_wait: saturating_nanos(config.max_wait),
+            settings: Live::new(Settings::new(config)),
             clock: Epoch::now(),
             name: name.into(),
-            config,
             rejected: Counter::default(),
         })
     }
@@ -123,16 +156,56 @@ impl RateLimiter {
         &self.name
     }
 
-    /// The limiter's settings.
+    /// The limiter's settings in force now.
     pub fn config(&self) -> &RateLimiterConfig {
-        &self.config
+        &self.settings.get().config
     }
 
     /// Tokens in the bucket right now, with the fraction of the next one.
     pub fn available_tokens(&self) -> f64 {
         let now = self.clock.nanos();
-        let used = self.tat.load(Ordering::Acquire).saturating_sub(now);
-        self.burst.saturating_sub(used) as f64 / self.interval as f64
+        let tokens = self
+            .settings
+            .get()
+            .tokens(self.tat.load(Ordering::Acquire), now);
+        tokens.max(0.0)
+    }
+
+    /// Applies new settings while the limiter is in use. An invalid
+    /// configuration is returned as the error and changes nothing.
+    ///
+    /// The bucket keeps its tokens, at most the new `max_tokens`; the new
+    /// `refill_rate` adds them from now on, and the new `max_wait` applies to
+    /// the calls that start from now. Callers already waiting for a token
+    /// keep their place: the tokens promised to them stay promised, and they
+    /// wake when they were told.
+    ///
+    /// ```
+    /// use resilience_runtime::rate_limiter::RateLimiterConfig;
+    /// use resilience_runtime::RateLimiter;
+    ///
+    /// let limiter = RateLimiter::new("search", RateLimiterConfig::default().max_tokens(10)).unwrap();
+    /// limiter.reconfigure(RateLimiterConfig::default().max_tokens(3).refill_rate(1.0)).unwrap();
+    /// assert!((limiter.available_tokens() - 3.0).abs() < 0.01, "a full bucket, capped");
+    /// ```
+    pub fn reconfigure(&self, config: RateLimiterConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        self.settings.update(|current| {
+            if current.config == config {
+                return None;
+            }
+            let next = Settings::new(config);
+            // Calls racing this swap may be judged by either setting; the
+            // tokens themselves are converted in one atomic step.
+            let _ = self
+                .tat
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                    let now = self.clock.nanos();
+                    Some(next.arrival(current.tokens(tat, now), now))
+                });
+            Some(next)
+        });
+        Ok(())
     }
 
     /// Calls rejected so far.
@@ -143,14 +216,15 @@ impl RateLimiter {
     /// Takes a token if there is one, without waiting.
     #[inline]
     pub fn try_acquire(&self) -> Result<(), Error> {
-        self.reserve(0).map(drop)
+        self.reserve(self.settings.get(), 0).map(drop)
     }
 
     /// Takes a token, waiting (on tokio's clock) when one will be there within
     /// `max_wait`. A cancelled wait gives its token back.
     #[inline]
     pub async fn acquire(&self) -> Result<(), Error> {
-        let wait = self.reserve(self.max_wait)?;
+        let settings = self.settings.get();
+        let wait = self.reserve(settings, settings.max_wait)?;
         if wait > 0 {
             let reservation = Reservation(self);
             tokio::time::sleep(Duration::from_nanos(wait)).await;
@@ -162,7 +236,8 @@ impl RateLimiter {
     /// Takes a token, sleeping the thread when one will be there within `max_wait`.
     #[inline]
     pub fn acquire_blocking(&self) -> Result<(), Error> {
-        let wait = self.reserve(self.max_wait)?;
+        let settings = self.settings.get();
+        let wait = self.reserve(settings, settings.max_wait)?;
         if wait > 0 {
             std::thread::sleep(Duration::from_nanos(wait));
         }
@@ -188,12 +263,12 @@ impl RateLimiter {
     /// Takes the next token if it comes within `max_wait` nanoseconds; returns
     /// how long until it does.
     #[inline]
-    fn reserve(&self, max_wait: u64) -> Result<u64, Error> {
+    fn reserve(&self, settings: &Settings, max_wait: u64) -> Result<u64, Error> {
         let now = self.clock.nanos();
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
-            let next = tat.max(now).saturating_add(self.interval);
-            let wait = next.saturating_sub(now.saturating_add(self.burst));
+            let next = tat.max(now).saturating_add(settings.interval);
+            let wait = next.saturating_sub(now.saturating_add(settings.burst));
             if wait > max_wait {
                 return Err(self.reject(wait));
             }
@@ -227,11 +302,13 @@ struct Reservation<'a>(&'a RateLimiter);
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         let limiter = self.0;
-        // Moving the arrival time back one interval frees exactly one token.
+        // Moving the arrival time back one interval frees exactly one token
+        // (of the settings in force now, which a reload converted it to).
+        let interval = limiter.settings.get().interval;
         let _ = limiter
             .tat
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
-                Some(tat.saturating_sub(limiter.interval))
+                Some(tat.saturating_sub(interval))
             });
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::config::ConfigError;
 use crate::event::{emit, Event};
+use crate::live::Live;
 use crate::stats::Counter;
 use crate::{Error, Name};
 use tokio::time::{Instant, Sleep};
@@ -60,7 +61,7 @@ impl TimeLimiterConfig {
 #[derive(Debug)]
 pub struct TimeLimiter {
     name: Name,
-    config: TimeLimiterConfig,
+    config: Live<TimeLimiterConfig>,
     timeouts: Counter,
 }
 
@@ -70,7 +71,7 @@ impl TimeLimiter {
         config.validate()?;
         Ok(TimeLimiter {
             name: name.into(),
-            config,
+            config: Live::new(config),
             timeouts: Counter::default(),
         })
     }
@@ -80,9 +81,28 @@ impl TimeLimiter {
         &self.name
     }
 
-    /// The limiter's settings.
+    /// The limiter's settings in force now.
     pub fn config(&self) -> &TimeLimiterConfig {
-        &self.config
+        self.config.get()
+    }
+
+    /// Applies new settings from the next call on; a call in progress keeps
+    /// the deadline it started with. An invalid configuration is returned as
+    /// the error and changes nothing.
+    ///
+    /// ```
+    /// use resilience_runtime::time_limiter::{TimeLimiter, TimeLimiterConfig};
+    /// use std::time::Duration;
+    ///
+    /// let limiter = TimeLimiter::new("report", TimeLimiterConfig::default()).unwrap();
+    /// limiter.reconfigure(TimeLimiterConfig::default().timeout(Duration::from_secs(5))).unwrap();
+    /// assert_eq!(limiter.config().timeout, Duration::from_secs(5));
+    /// ```
+    pub fn reconfigure(&self, config: TimeLimiterConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        self.config
+            .update(|current| (*current != config).then_some(config));
+        Ok(())
     }
 
     /// Calls that timed out so far.
@@ -97,7 +117,8 @@ impl TimeLimiter {
     /// one clock read.
     #[inline]
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
-        let Some(deadline) = Instant::now().checked_add(self.config.timeout) else {
+        let timeout = self.config().timeout;
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
             // Beyond the clock's range: no deadline can pass.
             return Ok(future.await);
         };
@@ -111,7 +132,7 @@ impl TimeLimiter {
                 timer.set(Some(tokio::time::sleep_until(deadline)));
             }
             match timer.as_mut().as_pin_mut().map(|timer| timer.poll(context)) {
-                Some(Poll::Ready(())) => Poll::Ready(Err(self.timed_out())),
+                Some(Poll::Ready(())) => Poll::Ready(Err(self.timed_out(timeout))),
                 _ => Poll::Pending,
             }
         })
@@ -119,15 +140,15 @@ impl TimeLimiter {
     }
 
     #[cold]
-    fn timed_out(&self) -> Error {
+    fn timed_out(&self, timeout: Duration) -> Error {
         self.timeouts.add();
         emit(Event::TimedOut {
             name: &self.name,
-            timeout: self.config.timeout,
+            timeout,
         });
         Error::Timeout {
             name: self.name.clone(),
-            timeout: self.config.timeout,
+            timeout,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! word for the current OPEN or HALF_OPEN state, which also carries the count
 //! of probe rounds that failed in a row. Time comes in as nanoseconds from the
 //! caller, and transitions go out to it, so that this file depends on nothing
-//! but atomics and can be model-checked with loom.
+//! but atomics and can be model-checked with loom. The settings come in with
+//! each operation too: the breaker can swap them while the machine runs, and
+//! each decision uses those in force when it is made.
 
 use super::word::{Phase, Word};
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -105,15 +107,13 @@ fn tag(epoch: u32) -> u16 {
 pub(crate) struct Machine {
     word: AtomicU64,
     deadline: AtomicU64,
-    timing: Timing,
 }
 
 impl Machine {
-    pub(crate) fn new(timing: Timing) -> Self {
+    pub(crate) fn new() -> Self {
         Machine {
             word: AtomicU64::new(Word::new(0, 0, Phase::Closed { failures: 0 }).0),
             deadline: AtomicU64::new(0),
-            timing,
         }
     }
 
@@ -128,6 +128,7 @@ impl Machine {
     #[inline]
     pub(crate) fn current<F: Fn() -> u64>(
         &self,
+        timing: &Timing,
         now: &mut Now<F>,
         seen: &mut impl FnMut(Transition),
     ) -> Word {
@@ -136,7 +137,7 @@ impl Machine {
             let word = self.load();
             let timed = matches!(word.phase(), Phase::Open)
                 || matches!(word.phase(), Phase::HalfOpen { .. })
-                    && self.timing.half_open_wait.is_some();
+                    && timing.half_open_wait.is_some();
             if !timed {
                 return word;
             }
@@ -153,14 +154,13 @@ impl Machine {
                     successes: 0,
                 });
                 if self.swap(word, half_open).is_ok() {
-                    let until = self
-                        .timing
+                    let until = timing
                         .half_open_wait
                         .map_or(NEVER, |wait| now.get().saturating_add(wait));
                     self.set_due(half_open, self.failed_rounds(word), until);
                     seen((Phase::Open, half_open.phase()));
                 }
-            } else if let Some(transition) = self.open(word, now.get(), true) {
+            } else if let Some(transition) = self.open(timing, word, now.get(), true) {
                 seen(transition);
             }
         }
@@ -170,10 +170,11 @@ impl Machine {
     #[inline]
     pub(crate) fn acquire<F: Fn() -> u64>(
         &self,
+        timing: &Timing,
         now: &mut Now<F>,
         seen: &mut impl FnMut(Transition),
     ) -> Result<Pass, Refused> {
-        let mut word = self.current(now, seen);
+        let mut word = self.current(timing, now, seen);
         loop {
             let epoch = word.epoch();
             match word.phase() {
@@ -198,7 +199,7 @@ impl Machine {
                 Phase::HalfOpen {
                     in_flight,
                     successes,
-                } if in_flight + successes < self.timing.probes => {
+                } if in_flight + successes < timing.probes => {
                     let taken = word.with(Phase::HalfOpen {
                         in_flight: in_flight + 1,
                         successes,
@@ -227,6 +228,7 @@ impl Machine {
     /// A failure in CLOSED (consecutive mode): opens at `failure_threshold` in a row.
     pub(crate) fn closed_failure<F: Fn() -> u64>(
         &self,
+        timing: &Timing,
         epoch: u32,
         now: &mut Now<F>,
     ) -> Option<Transition> {
@@ -235,8 +237,8 @@ impl Machine {
             let Phase::Closed { failures } = word.phase() else {
                 return None;
             };
-            if failures + 1 >= self.timing.failure_threshold {
-                if let Some(transition) = self.open(word, now.get(), false) {
+            if failures + 1 >= timing.failure_threshold {
+                if let Some(transition) = self.open(timing, word, now.get(), false) {
                     return Some(transition);
                 }
             } else if self
@@ -256,17 +258,27 @@ impl Machine {
     }
 
     /// Opens a CLOSED circuit of `epoch` (a rate was exceeded).
-    pub(crate) fn trip<F: Fn() -> u64>(&self, epoch: u32, now: &mut Now<F>) -> Option<Transition> {
-        self.open_from(epoch, now.get(), false, |phase| {
+    pub(crate) fn trip<F: Fn() -> u64>(
+        &self,
+        timing: &Timing,
+        epoch: u32,
+        now: &mut Now<F>,
+    ) -> Option<Transition> {
+        self.open_from(timing, epoch, now.get(), false, |phase| {
             matches!(phase, Phase::Closed { .. })
         })
     }
 
     /// A probe succeeded: with `half_open_max_calls` successes the circuit
     /// closes, after `prepare` has cleared the window it will record into.
-    pub(crate) fn probe_success(&self, epoch: u32, prepare: impl Fn(u8)) -> Option<Transition> {
+    pub(crate) fn probe_success(
+        &self,
+        timing: &Timing,
+        epoch: u32,
+        prepare: impl Fn(u8),
+    ) -> Option<Transition> {
         let (from, to) = self.update(epoch, |word| match word.phase() {
-            Phase::HalfOpen { successes, .. } if successes + 1 >= self.timing.probes => {
+            Phase::HalfOpen { successes, .. } if successes + 1 >= timing.probes => {
                 let closed = word.next_with_fresh_window(Phase::Closed { failures: 0 });
                 prepare(closed.window());
                 Some(closed)
@@ -286,10 +298,11 @@ impl Machine {
     /// A probe failed: the circuit reopens, for longer each round in a row.
     pub(crate) fn probe_failure<F: Fn() -> u64>(
         &self,
+        timing: &Timing,
         epoch: u32,
         now: &mut Now<F>,
     ) -> Option<Transition> {
-        self.open_from(epoch, now.get(), true, |phase| {
+        self.open_from(timing, epoch, now.get(), true, |phase| {
             matches!(phase, Phase::HalfOpen { .. })
         })
     }
@@ -297,6 +310,7 @@ impl Machine {
     /// Opens the circuit while it is still in `epoch`, in a phase `from` accepts.
     fn open_from(
         &self,
+        timing: &Timing,
         epoch: u32,
         now: u64,
         probe_failed: bool,
@@ -304,7 +318,7 @@ impl Machine {
     ) -> Option<Transition> {
         let mut word = self.load();
         while word.epoch() == epoch && from(word.phase()) {
-            if let Some(transition) = self.open(word, now, probe_failed) {
+            if let Some(transition) = self.open(timing, word, now, probe_failed) {
                 return Some(transition);
             }
             word = self.load();
@@ -377,7 +391,13 @@ impl Machine {
 
     /// Opens the circuit from `word` for the recovery timeout, grown by
     /// `recovery_backoff` for each probe round that failed in a row.
-    fn open(&self, word: Word, now: u64, probe_failed: bool) -> Option<Transition> {
+    fn open(
+        &self,
+        timing: &Timing,
+        word: Word,
+        now: u64,
+        probe_failed: bool,
+    ) -> Option<Transition> {
         let rounds = if probe_failed {
             self.failed_rounds(word) + 1
         } else {
@@ -385,27 +405,8 @@ impl Machine {
         };
         let open = word.next(Phase::Open);
         self.swap(word, open).ok()?;
-        self.set_due(open, rounds, now.saturating_add(self.open_for(rounds)));
+        self.set_due(open, rounds, now.saturating_add(open_for(timing, rounds)));
         Some((word.phase(), Phase::Open))
-    }
-
-    fn open_for(&self, failed_rounds: u32) -> u64 {
-        let Timing {
-            recovery,
-            recovery_backoff,
-            max_recovery,
-            ..
-        } = self.timing;
-        if failed_rounds == 0 || recovery_backoff == 1.0 {
-            return recovery.min(max_recovery);
-        }
-        let grown = recovery as f64
-            * recovery_backoff.powi(i32::try_from(failed_rounds).unwrap_or(i32::MAX));
-        if grown >= max_recovery as f64 {
-            max_recovery
-        } else {
-            grown as u64
-        }
     }
 
     /// The probe rounds that failed in a row up to `word`: kept in the deadline
@@ -458,5 +459,25 @@ impl Machine {
             .compare_exchange(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)
             .map(drop)
             .map_err(Word)
+    }
+}
+
+/// How long the circuit stays open after `failed_rounds` probe rounds failed in a row.
+fn open_for(timing: &Timing, failed_rounds: u32) -> u64 {
+    let Timing {
+        recovery,
+        recovery_backoff,
+        max_recovery,
+        ..
+    } = *timing;
+    if failed_rounds == 0 || recovery_backoff == 1.0 {
+        return recovery.min(max_recovery);
+    }
+    let grown =
+        recovery as f64 * recovery_backoff.powi(i32::try_from(failed_rounds).unwrap_or(i32::MAX));
+    if grown >= max_recovery as f64 {
+        max_recovery
+    } else {
+        grown as u64
     }
 }

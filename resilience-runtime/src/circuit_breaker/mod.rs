@@ -3,6 +3,7 @@
 mod config;
 mod events;
 mod machine;
+mod settings;
 mod ticket;
 mod window;
 mod word;
@@ -15,14 +16,16 @@ use std::time::Duration;
 
 pub use config::CircuitBreakerConfig;
 pub use events::CircuitBreakerEvent;
-use machine::{Machine, Now, Pass, Timing, Transition};
+use machine::{Machine, Now, Pass, Transition};
+use settings::Settings;
 use ticket::Ticket;
-use window::{CountWindow, Outcome, Tally, TimeWindow, Window};
+use window::{Outcome, Tally};
 use word::Phase;
 
-use crate::clock::{saturating_nanos, Epoch};
+use crate::clock::Epoch;
 use crate::config::ConfigError;
 use crate::event::{emit, Event, ListenerId, Listeners};
+use crate::live::Live;
 use crate::stats::Counter;
 use crate::{Error, Name};
 
@@ -116,6 +119,9 @@ type EventListener = dyn Fn(&CircuitBreakerEvent) + Send + Sync;
 /// that many successes and reopens on any failure, for longer each time by
 /// `recovery_backoff`.
 ///
+/// [`reconfigure`](Self::reconfigure) changes its settings while in use,
+/// keeping its state, its counters and the outcomes in its window.
+///
 /// ```
 /// use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
 /// use resilience_runtime::{CircuitBreaker, CircuitState, Error};
@@ -132,14 +138,9 @@ type EventListener = dyn Fn(&CircuitBreakerEvent) + Send + Sync;
 /// ```
 pub struct CircuitBreaker {
     machine: Machine,
-    /// Two windows, so that a close starts a fresh one while late results of
-    /// the state that ended still land in the old one.
-    windows: Option<[Window; 2]>,
+    settings: Live<Settings>,
     clock: Epoch,
-    slow_nanos: Option<u64>,
-    judged_from: u32,
     name: Name,
-    config: CircuitBreakerConfig,
     successful: Counter,
     failed: Counter,
     slow: Counter,
@@ -152,7 +153,7 @@ impl fmt::Debug for CircuitBreaker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreaker")
             .field("name", &self.name)
-            .field("config", &self.config)
+            .field("config", self.config())
             .field("metrics", &self.metrics())
             .finish()
     }
@@ -162,28 +163,11 @@ impl CircuitBreaker {
     /// A closed breaker named `name`.
     pub fn new(name: impl Into<Name>, config: CircuitBreakerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let window = || match config.window_duration {
-            Some(duration) => Window::Time(TimeWindow::new(saturating_nanos(duration))),
-            None => Window::Count(CountWindow::new(config.window_size)),
-        };
-        let timing = Timing {
-            failure_threshold: config.failure_threshold,
-            probes: config.half_open_max_calls,
-            recovery: saturating_nanos(config.recovery_timeout),
-            recovery_backoff: config.recovery_backoff,
-            max_recovery: config
-                .max_recovery_timeout
-                .map_or(u64::MAX, saturating_nanos),
-            half_open_wait: config.half_open_max_wait.map(saturating_nanos),
-        };
         Ok(CircuitBreaker {
-            machine: Machine::new(timing),
-            windows: config.has_window().then(|| [window(), window()]),
+            machine: Machine::new(),
+            settings: Live::new(Settings::new(config)),
             clock: Epoch::now(),
-            slow_nanos: config.slow_call_duration.map(saturating_nanos),
-            judged_from: config.judged_from(),
             name: name.into(),
-            config,
             successful: Counter::default(),
             failed: Counter::default(),
             slow: Counter::default(),
@@ -198,9 +182,63 @@ impl CircuitBreaker {
         &self.name
     }
 
-    /// The breaker's settings.
+    /// The breaker's settings in force now.
     pub fn config(&self) -> &CircuitBreakerConfig {
-        &self.config
+        &self.settings.get().config
+    }
+
+    /// Applies new settings while the breaker is in use. An invalid
+    /// configuration is returned as the error and changes nothing.
+    ///
+    /// - Calls in flight are not disturbed; their outcomes are judged by the
+    ///   new settings.
+    /// - The state stays, forced states included, and so do the counters of
+    ///   [`metrics`](Self::metrics).
+    /// - The window keeps the most recent outcomes that fit: a count window
+    ///   shrunk from 10 to 5 calls keeps the last 5, one grown keeps them
+    ///   all; a time window keeps the calls of its new duration (to within a
+    ///   bucket of about 100 ms). A window that changes kind (count to time
+    ///   or back), or that the breaker did not keep before, starts empty;
+    ///   one the new settings need no longer is dropped. Outcomes recorded
+    ///   in the instant of the reload itself may be left out of the window
+    ///   (never out of the counters).
+    /// - New thresholds apply from the next decision: a lower
+    ///   `failure_threshold` opens the circuit on the next failure if as
+    ///   many have already come in a row. Switching between the consecutive
+    ///   and the rate mode starts the consecutive count over.
+    /// - An OPEN circuit keeps the deadline it was given, and a HALF_OPEN one
+    ///   its `half_open_max_wait`; new timeouts apply from the next
+    ///   transition. A HALF_OPEN circuit admits and needs the new
+    ///   `half_open_max_calls`, counting the probes already taken.
+    ///
+    /// ```
+    /// use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
+    /// use resilience_runtime::{CircuitBreaker, CircuitState};
+    ///
+    /// let breaker = CircuitBreaker::new("inventory", CircuitBreakerConfig::default().failure_threshold(5)).unwrap();
+    /// breaker.try_acquire().unwrap().failure();
+    /// breaker.try_acquire().unwrap().failure();
+    /// breaker.reconfigure(CircuitBreakerConfig::default().failure_threshold(3)).unwrap();
+    /// breaker.try_acquire().unwrap().failure();
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// assert_eq!(breaker.metrics().failed_calls, 3);
+    /// ```
+    pub fn reconfigure(&self, config: CircuitBreakerConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        let mut mode_changed = false;
+        self.settings.update(|current| {
+            if current.config == config {
+                return None;
+            }
+            mode_changed = current.config.failure_rate_threshold.is_some()
+                != config.failure_rate_threshold.is_some();
+            Some(current.following(config, self.clock.nanos()))
+        });
+        if mode_changed {
+            // A count kept by the other mode means nothing to this one.
+            self.machine.closed_success(self.machine.load().epoch());
+        }
+        Ok(())
     }
 
     /// The current state; an OPEN circuit whose open time has passed turns
@@ -208,7 +246,11 @@ impl CircuitBreaker {
     /// `half_open_max_wait` turns OPEN.
     pub fn state(&self) -> CircuitState {
         self.machine
-            .current(&mut self.now(), &mut |transition| self.announce(transition))
+            .current(
+                &self.settings.get().timing,
+                &mut self.now(),
+                &mut |transition| self.announce(transition),
+            )
             .phase()
             .state()
     }
@@ -216,10 +258,14 @@ impl CircuitBreaker {
     /// A snapshot of the state, the window and the counters.
     pub fn metrics(&self) -> CircuitBreakerMetrics {
         let state = self.state();
-        let tally = self.windows.as_ref().map_or(Tally::default(), |windows| {
-            windows[usize::from(self.machine.load().window())].tally(|| self.clock.nanos())
-        });
-        let judged = tally.calls >= self.judged_from && tally.calls > 0;
+        let settings = self.settings.get();
+        let tally = settings
+            .windows
+            .as_ref()
+            .map_or(Tally::default(), |windows| {
+                windows[usize::from(self.machine.load().window())].tally(|| self.clock.nanos())
+            });
+        let judged = tally.calls >= settings.judged_from && tally.calls > 0;
         let rate = |n: u32| judged.then(|| f64::from(n) / f64::from(tally.calls));
         CircuitBreakerMetrics {
             state,
@@ -246,7 +292,7 @@ impl CircuitBreaker {
         // The common case, kept small enough to inline into every call site:
         // a CLOSED circuit that times nothing.
         let word = self.machine.load();
-        if self.slow_nanos.is_none() {
+        if self.settings.get().slow_nanos.is_none() {
             if let Phase::Closed { .. } = word.phase() {
                 let pass = Pass::Counted {
                     epoch: word.epoch(),
@@ -255,7 +301,7 @@ impl CircuitBreaker {
                 return Ok(CircuitPermit {
                     breaker: self,
                     ticket: Ticket::new(pass),
-                    started: 0,
+                    started: UNTIMED,
                 });
             }
         }
@@ -263,15 +309,17 @@ impl CircuitBreaker {
     }
 
     fn acquire_slow(&self) -> Result<CircuitPermit<'_>, Error> {
+        let settings = self.settings.get();
         let mut now = self.now();
         match self
             .machine
-            .acquire(&mut now, &mut |transition| self.announce(transition))
-        {
+            .acquire(&settings.timing, &mut now, &mut |transition| {
+                self.announce(transition)
+            }) {
             Ok(pass) => {
-                let started = match (self.slow_nanos, pass) {
+                let started = match (settings.slow_nanos, pass) {
                     (Some(_), pass) if pass != Pass::Free => now.get(),
-                    _ => 0,
+                    _ => UNTIMED,
                 };
                 Ok(CircuitPermit {
                     breaker: self,
@@ -288,7 +336,8 @@ impl CircuitBreaker {
     #[inline(always)]
     fn succeed(&self, pass: Pass, started: u64) {
         if let Pass::Counted { epoch, .. } = pass {
-            if self.windows.is_none() && self.slow_nanos.is_none() && !self.listeners.any() {
+            // A breaker that times calls keeps a window too.
+            if self.settings.get().windows.is_none() && !self.listeners.any() {
                 let word = self.machine.load();
                 if word.epoch() == epoch && word.phase() == (Phase::Closed { failures: 0 }) {
                     self.successful.add();
@@ -381,7 +430,7 @@ impl CircuitBreaker {
     }
 
     fn clear_window(&self, window: u8) {
-        if let Some(windows) = &self.windows {
+        if let Some(windows) = &self.settings.get().windows {
             windows[usize::from(window)].reset();
         }
     }
@@ -426,8 +475,10 @@ impl CircuitBreaker {
             Pass::Counted { epoch, window } => (epoch, Some(window), true),
             Pass::Observed { epoch, window } => (epoch, Some(window), false),
         };
+        let settings = self.settings.get();
         let mut now = self.now();
-        let slow = self
+        // An untimed permit's start, the clock's end, makes no call slow.
+        let slow = settings
             .slow_nanos
             .is_some_and(|limit| now.get().saturating_sub(started) > limit);
         if failed {
@@ -446,10 +497,11 @@ impl CircuitBreaker {
         });
         let Some(window) = window else {
             let transition = if failed {
-                self.machine.probe_failure(epoch, &mut now)
+                self.machine
+                    .probe_failure(&settings.timing, epoch, &mut now)
             } else {
                 self.machine
-                    .probe_success(epoch, |window| self.clear_window(window))
+                    .probe_success(&settings.timing, epoch, |window| self.clear_window(window))
             };
             if let Some(transition) = transition {
                 self.announce(transition);
@@ -458,11 +510,14 @@ impl CircuitBreaker {
         };
         // Recorded before a consecutive-mode transition, which would make this
         // call's own outcome look late.
-        let tally = self.record(epoch, window, Outcome { failed, slow }, &mut now);
-        if counted && self.config.failure_rate_threshold.is_none() {
+        let tally = self.record(settings, epoch, window, Outcome { failed, slow }, &mut now);
+        if counted && settings.config.failure_rate_threshold.is_none() {
             if !failed {
                 self.machine.closed_success(epoch);
-            } else if let Some(transition) = self.machine.closed_failure(epoch, &mut now) {
+            } else if let Some(transition) =
+                self.machine
+                    .closed_failure(&settings.timing, epoch, &mut now)
+            {
                 self.announce(transition);
             }
         }
@@ -470,8 +525,8 @@ impl CircuitBreaker {
         let Some(tally) = tally.filter(|_| failed || slow) else {
             return;
         };
-        if self.exceeded(tally, failed, slow) && counted {
-            if let Some(transition) = self.machine.trip(epoch, &mut now) {
+        if self.exceeded(settings, tally, failed, slow) && counted {
+            if let Some(transition) = self.machine.trip(&settings.timing, epoch, &mut now) {
                 self.announce(transition);
             }
         }
@@ -482,12 +537,13 @@ impl CircuitBreaker {
     #[inline]
     fn record<F: Fn() -> u64>(
         &self,
+        settings: &Settings,
         epoch: u32,
         window: u8,
         outcome: Outcome,
         now: &mut Now<F>,
     ) -> Option<Tally> {
-        let windows = self.windows.as_ref()?;
+        let windows = settings.windows.as_ref()?;
         if self.machine.load().epoch() != epoch {
             return None;
         }
@@ -497,20 +553,20 @@ impl CircuitBreaker {
     /// Judges the window after a failure or a slow call, reporting each rate
     /// that reached its threshold.
     #[cold]
-    fn exceeded(&self, tally: Tally, failed: bool, slow: bool) -> bool {
-        if tally.calls < self.judged_from || tally.calls == 0 {
+    fn exceeded(&self, settings: &Settings, tally: Tally, failed: bool, slow: bool) -> bool {
+        if tally.calls < settings.judged_from || tally.calls == 0 {
             return false;
         }
         let rate = |n: u32| f64::from(n) / f64::from(tally.calls);
         let mut exceeded = false;
-        if let (true, Some(threshold)) = (failed, self.config.failure_rate_threshold) {
+        if let (true, Some(threshold)) = (failed, settings.config.failure_rate_threshold) {
             let rate = rate(tally.failures);
             if rate >= threshold {
                 self.notify(CircuitBreakerEvent::FailureRateExceeded { rate });
                 exceeded = true;
             }
         }
-        if slow && rate(tally.slow) >= self.config.slow_call_rate_threshold {
+        if slow && rate(tally.slow) >= settings.config.slow_call_rate_threshold {
             let rate = rate(tally.slow);
             self.notify(CircuitBreakerEvent::SlowCallRateExceeded { rate });
             exceeded = true;
@@ -541,9 +597,14 @@ impl CircuitBreaker {
 pub struct CircuitPermit<'a> {
     breaker: &'a CircuitBreaker,
     ticket: Ticket,
-    /// When the call started, in the breaker's clock, if slow calls are detected.
+    /// When the call started, in the breaker's clock, if slow calls are
+    /// detected; else `UNTIMED`.
     started: u64,
 }
+
+/// The start of a call that was not timed: the end of the clock, so that
+/// even settings reloaded to time calls never find it slow.
+const UNTIMED: u64 = u64::MAX;
 
 impl fmt::Debug for CircuitPermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::config::{check, ConfigError};
 use crate::event::{emit, Event};
+use crate::live::Live;
 use crate::Name;
 
 /// How a retry's wait is randomised.
@@ -129,7 +130,7 @@ impl RetryConfig {
 #[derive(Debug)]
 pub struct Retry {
     name: Name,
-    config: RetryConfig,
+    config: Live<RetryConfig>,
     retries: AtomicU64,
     exhausted: AtomicU64,
 }
@@ -140,7 +141,7 @@ impl Retry {
         config.validate()?;
         Ok(Retry {
             name: name.into(),
-            config,
+            config: Live::new(config),
             retries: AtomicU64::new(0),
             exhausted: AtomicU64::new(0),
         })
@@ -151,9 +152,29 @@ impl Retry {
         &self.name
     }
 
-    /// The policy's settings.
+    /// The policy's settings in force now.
     pub fn config(&self) -> &RetryConfig {
-        &self.config
+        self.config.get()
+    }
+
+    /// Applies new settings from the next call on; a call in progress keeps
+    /// the settings it started with. An invalid configuration is returned as
+    /// the error and changes nothing.
+    ///
+    /// ```
+    /// use resilience_runtime::retry::{Retry, RetryConfig};
+    ///
+    /// let retry = Retry::new("fetch", RetryConfig::default().max_attempts(3)).unwrap();
+    /// retry.reconfigure(RetryConfig::default().max_attempts(1)).unwrap();
+    /// let result: Result<(), &str> = retry.call(|| Err("flaky"));
+    /// assert_eq!(result, Err("flaky"));
+    /// assert_eq!(retry.retries(), 0);
+    /// ```
+    pub fn reconfigure(&self, config: RetryConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        self.config
+            .update(|current| (*current != config).then_some(config));
+        Ok(())
     }
 
     /// Retries scheduled so far.
@@ -169,10 +190,12 @@ impl Retry {
     /// A fresh count of attempts for one call, to drive a retry loop by hand.
     #[inline]
     pub fn attempts(&self) -> Attempts<'_> {
+        let config = self.config.get();
         Attempts {
             retry: self,
+            config,
             made: 0,
-            previous: self.config.delay,
+            previous: config.delay,
         }
     }
 
@@ -216,10 +239,12 @@ impl Retry {
     }
 }
 
-/// The attempts of one call under a [`Retry`].
+/// The attempts of one call under a [`Retry`], with the settings in force
+/// when the call started.
 #[derive(Debug)]
 pub struct Attempts<'a> {
     retry: &'a Retry,
+    config: &'a RetryConfig,
     made: u32,
     previous: Duration,
 }
@@ -231,8 +256,8 @@ impl Attempts<'_> {
     /// never above `max_delay`.
     pub fn next_wait(&mut self, at_least: Option<Duration>) -> Option<Duration> {
         self.made += 1;
-        let retry = self.retry;
-        if self.made >= retry.config.max_attempts {
+        let (retry, config) = (self.retry, self.config);
+        if self.made >= config.max_attempts {
             retry.exhausted.fetch_add(1, Ordering::Relaxed);
             emit(Event::RetriesExhausted {
                 name: &retry.name,
@@ -241,22 +266,14 @@ impl Attempts<'_> {
             return None;
         }
         // Every formula gives zero for a zero delay: skip the arithmetic and the draw.
-        let drawn = if retry.config.delay.is_zero() {
+        let drawn = if config.delay.is_zero() {
             Duration::ZERO
         } else {
-            backoff::wait(
-                &retry.config,
-                self.made - 1,
-                self.previous,
-                crate::rng::unit(),
-            )
+            backoff::wait(config, self.made - 1, self.previous, crate::rng::unit())
         };
         self.previous = drawn;
         let floored = at_least.map_or(drawn, |floor| drawn.max(floor));
-        let wait = retry
-            .config
-            .max_delay
-            .map_or(floored, |cap| floored.min(cap));
+        let wait = config.max_delay.map_or(floored, |cap| floored.min(cap));
         retry.retries.fetch_add(1, Ordering::Relaxed);
         emit(Event::RetryScheduled {
             name: &retry.name,

@@ -88,6 +88,50 @@ impl TimeWindow {
         self.totals()
     }
 
+    /// A window of `duration_nanos` holding, at `now`, the buckets of this
+    /// one whose calls fall within it (each counted in the bucket its period
+    /// starts in). Outcomes recorded here meanwhile may be left out.
+    pub(crate) fn resized(&self, duration_nanos: u64, now: u64) -> TimeWindow {
+        let resized = TimeWindow::new(duration_nanos);
+        let latest = now / resized.width;
+        let count = resized.buckets.len() as u64;
+        self.advance(now / self.width);
+        let head = self.head.load(Ordering::Acquire);
+        for period in head.saturating_sub(self.buckets.len() as u64)..head {
+            let word = self.bucket(period).load(Ordering::Acquire);
+            let target = period.saturating_mul(self.width) / resized.width;
+            if word & STAMP == period & STAMP && word & !STAMP != 0 && target + count > latest {
+                resized.absorb(target.min(latest), word & !STAMP);
+            }
+        }
+        resized.advance(latest);
+        resized
+    }
+
+    /// Adds the counts of a bucket word to the bucket of `period`, each
+    /// saturating; only while no other thread can see this window, and for
+    /// periods in increasing order, all within one window's length.
+    fn absorb(&self, period: u64, counts: u64) {
+        self.advance(period);
+        let bucket = self.bucket(period);
+        let word = bucket.load(Ordering::Relaxed);
+        // Any other stamp is an empty bucket: the periods absorbed are too
+        // close together for one to have filled it.
+        let held = if word & STAMP == period & STAMP {
+            word
+        } else {
+            0
+        };
+        let mut merged = period & STAMP;
+        for shift in [16, 32, 48] {
+            let sum = ((held >> shift) & COUNT) + ((counts >> shift) & COUNT);
+            merged |= sum.min(COUNT) << shift;
+        }
+        bucket.store(merged, Ordering::Relaxed);
+        // Each count only grew, so the difference of the words borrows nowhere.
+        self.add((merged & !STAMP) - (held & !STAMP), 1);
+    }
+
     pub(crate) fn reset(&self) {
         for bucket in self.buckets.iter() {
             bucket.store(0, Ordering::Relaxed);
@@ -232,6 +276,26 @@ mod tests {
         assert_eq!(window.record(FAIL, late), tally(1, 1));
         window.reset();
         assert_eq!(window.record(PASS, late), tally(1, 0));
+    }
+
+    #[test]
+    fn a_resized_window_keeps_the_calls_that_fit_in_it() {
+        let window = TimeWindow::new(10 * SECOND);
+        window.record(FAIL, SECOND);
+        window.record(PASS, 6 * SECOND);
+        window.record(FAIL, 9 * SECOND);
+        let now = 9 * SECOND + 1;
+        assert_eq!(window.resized(5 * SECOND, now).tally(now), tally(2, 1));
+        assert_eq!(window.resized(2 * SECOND, now).tally(now), tally(1, 1));
+        let grown = window.resized(60 * SECOND, now);
+        assert_eq!(grown.tally(now), tally(3, 2));
+        // Kept calls leave the grown window when their time comes.
+        assert_eq!(grown.tally(61 * SECOND), tally(2, 1));
+        assert_eq!(grown.tally(69 * SECOND), tally(0, 0));
+        assert_eq!(
+            TimeWindow::new(SECOND).resized(SECOND, now).tally(now),
+            tally(0, 0)
+        );
     }
 
     #[test]
