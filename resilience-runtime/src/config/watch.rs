@@ -2,8 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
 
 use super::{ApplyReport, Config, ConfigErrors, Problem};
 use crate::registry;
@@ -12,7 +14,7 @@ use crate::registry;
 /// its contents change, until dropped. See [`watch`].
 pub struct ConfigWatcher {
     path: PathBuf,
-    _watcher: RecommendedWatcher,
+    _watcher: Debouncer<RecommendedWatcher>,
 }
 
 impl std::fmt::Debug for ConfigWatcher {
@@ -56,16 +58,15 @@ pub fn watch(path: impl Into<PathBuf>) -> Result<ConfigWatcher, ConfigErrors> {
     apply(&text)?;
     let last = Mutex::new(text);
     let file = path.clone();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        if !event.paths.iter().any(|changed| same_file(changed, &file)) {
+    let mut watcher = new_debouncer(QUIET, move |events: DebounceEventResult| {
+        let Ok(events) = events else { return };
+        if !events.iter().any(|event| same_file(&event.path, &file)) {
             return;
         }
-        // A save raises several events, and a half-written file may show
-        // between them: apply each new content once.
         let Ok(text) = std::fs::read_to_string(&file) else {
             return;
         };
+        // Several saves may leave the same text: apply each new content once.
         let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if *last == text {
             return;
@@ -80,6 +81,7 @@ pub fn watch(path: impl Into<PathBuf>) -> Result<ConfigWatcher, ConfigErrors> {
         _ => Path::new("."),
     };
     watcher
+        .watcher()
         .watch(folder, RecursiveMode::NonRecursive)
         .map_err(|error| cannot(&path, "watch", error))?;
     Ok(ConfigWatcher {
@@ -87,6 +89,11 @@ pub fn watch(path: impl Into<PathBuf>) -> Result<ConfigWatcher, ConfigErrors> {
         _watcher: watcher,
     })
 }
+
+/// How long a file must stay unchanged before it is read: a save that
+/// truncates the file and then writes it is one change, not an empty file
+/// followed by a full one.
+const QUIET: Duration = Duration::from_millis(100);
 
 fn read(path: &Path) -> Result<String, ConfigErrors> {
     std::fs::read_to_string(path).map_err(|error| cannot(path, "read", error))
