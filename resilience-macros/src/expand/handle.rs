@@ -46,7 +46,9 @@ pub(crate) fn admitted(
 /// An expression for the call site's `&'static` instance of the runtime's
 /// `policy` type, configured by `settings` over the defaults of `config` (a
 /// path inside the runtime crate); resolved on the first call and kept in a
-/// `static`: no registry lookup per call.
+/// `static`: no registry lookup per call. A named instance is also declared
+/// in the runtime's link-time list, so that the registry knows it before the
+/// first call.
 pub(crate) fn instance(
     policy: &str,
     config: TokenStream,
@@ -58,21 +60,40 @@ pub(crate) fn instance(
     let krate = &f.krate;
     let config = args::config(krate, quote!(#krate::#config), settings);
     let p = f.private();
+    // The runtime names each `InlineConfig` variant after its policy type.
     let policy = Ident::new(policy, Span::call_site());
     let function = f.name();
     let at = site(span);
-    let resolve = match name {
+    let (declare, resolve) = match name {
         Some(name) => {
-            quote_spanned!(at=> #p::named::<#krate::#policy>(#name, #config, #p::CallSite {
+            let call_site = quote_spanned!(at=> #p::CallSite {
                 function: #function,
                 file: ::core::file!(),
                 line: ::core::line!(),
                 column: ::core::column!(),
-            }))
+            });
+            let keys = settings.iter().map(|(key, _)| key);
+            (
+                quote_spanned!(at=>
+                    #[#p::linkme::distributed_slice(#p::DECLARATIONS)]
+                    #[linkme(crate = #p::linkme)]
+                    static DECLARATION: #p::Declaration = #p::Declaration {
+                        name: #name,
+                        site: #call_site,
+                        keys: &[#(#keys),*],
+                        config: #p::InlineConfig::#policy(|| #config),
+                    };
+                ),
+                quote_spanned!(at=> #p::named::<#krate::#policy>(#name, #config, #call_site)),
+            )
         }
-        None => quote_spanned!(at=> #p::unnamed::<#krate::#policy>(#function, #config)),
+        None => (
+            TokenStream::new(),
+            quote_spanned!(at=> #p::unnamed::<#krate::#policy>(#function, #config)),
+        ),
     };
     quote_spanned!(at=> {
+        #declare
         static HANDLE: #p::Handle<#krate::#policy> = #p::Handle::<#krate::#policy>::new();
         &**HANDLE.get_or_init(|| #resolve)
     })

@@ -14,14 +14,14 @@ mod rate_limiter;
 mod retry;
 mod time_limiter;
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{GenericArgument, ItemFn, PathArguments, ReturnType, Type};
 
 use crate::args::{
     BulkheadArgs, CircuitBreakerArgs, CratePath, FallbackArgs, RateLimiterArgs, RetryArgs,
-    TimeLimiterArgs,
+    TimeLimiterArgs, Value,
 };
 use crate::errors::Errors;
 use crate::stack::{take_resilience_attributes, Kind, RawLayer};
@@ -111,6 +111,9 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     let is_async = function.sig.asyncness.is_some();
     check_signature(&function, kind, &mut errors);
     for (layer, span) in &layers {
+        for (_, value) in layer.declared_settings() {
+            check_no_self(value, &mut errors);
+        }
         if matches!(layer, Layer::TimeLimiter(_)) && !is_async {
             errors.at(
                 *span,
@@ -169,6 +172,27 @@ fn parse(
     }
 }
 
+/// Reports each `Self` in a named policy's setting: its declaration builds
+/// the configuration in a `static` outside the function, where `Self` is not
+/// in scope (rustc would say only "can't use `Self` from outer item").
+fn check_no_self(value: &Value, errors: &mut Errors) {
+    fn walk(tokens: TokenStream, errors: &mut Errors) {
+        for token in tokens {
+            match token {
+                TokenTree::Ident(ident) if ident == "Self" => errors.at(
+                    ident.span(),
+                    "`Self` cannot be used in the arguments of a named policy: they are read at startup, outside the function; name the type instead, e.g. `MyType::DELAY`",
+                ),
+                TokenTree::Group(group) => walk(group.stream(), errors),
+                _ => {}
+            }
+        }
+    }
+    if let Value::Expr(expr) = value {
+        walk(expr.clone(), errors);
+    }
+}
+
 fn check_signature(function: &ItemFn, kind: Kind, errors: &mut Errors) {
     let sig = &function.sig;
     if let Some(constness) = &sig.constness {
@@ -211,6 +235,23 @@ fn check_signature(function: &ItemFn, kind: Kind, errors: &mut Errors) {
 }
 
 impl Layer {
+    /// The inline settings of a named policy, which it declares at link time.
+    fn declared_settings(&self) -> &[(&'static str, Value)] {
+        let (name, settings) = match self {
+            Layer::Retry(args) => (&args.name, &args.settings),
+            Layer::CircuitBreaker(args) => (&args.name, &args.settings),
+            Layer::RateLimiter(args) => (&args.name, &args.settings),
+            Layer::Bulkhead(args) => (&args.name, &args.settings),
+            Layer::TimeLimiter(args) => (&args.name, &args.settings),
+            Layer::Fallback(_) => return &[],
+        };
+        if name.is_some() {
+            settings
+        } else {
+            &[]
+        }
+    }
+
     fn rejects(&self) -> bool {
         !matches!(self, Layer::Retry(_) | Layer::Fallback(_))
     }
