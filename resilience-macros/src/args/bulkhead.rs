@@ -3,23 +3,23 @@ use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::LitStr;
 
-use super::{duration, name, whole_number};
+use super::{duration, name, whole_number, CratePath, Value};
 use crate::errors::Errors;
 
 pub(crate) struct BulkheadArgs {
     pub(crate) name: Option<LitStr>,
-    pub(crate) settings: Vec<(&'static str, TokenStream)>,
+    pub(crate) settings: Vec<(&'static str, Value)>,
 }
 
 const KNOWN: &[&str] = &["name", "max_concurrent", "max_wait"];
 
 impl BulkheadArgs {
-    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+    pub(crate) fn parse(tokens: TokenStream, krate: &mut CratePath, errors: &mut Errors) -> Self {
         let mut args = BulkheadArgs {
             name: None,
             settings: Vec::new(),
         };
-        super::parse(tokens, "bulkhead", KNOWN, errors, |arg, errors| {
+        super::parse(tokens, "bulkhead", KNOWN, krate, errors, |arg, errors| {
             let span = arg.value.span();
             let setting = match arg.key().as_str() {
                 "max_concurrent" => whole_number(&arg, 1, u64::from(u32::MAX)).map(|n| {
@@ -32,8 +32,8 @@ impl BulkheadArgs {
                     return;
                 }
             };
-            if let Some(setting) = errors.take(setting) {
-                args.settings.push(setting);
+            if let Some((key, value)) = errors.take(setting) {
+                args.settings.push((key, value.into()));
             }
         });
         args

@@ -3,13 +3,13 @@ use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::{Expr, LitStr};
 
-use super::{callable, duration, literal_nanos, name, number, whole_number, Arg};
+use super::{callable, duration, literal_nanos, name, number, whole_number, Arg, CratePath, Value};
 use crate::errors::Errors;
 
 pub(crate) struct CircuitBreakerArgs {
     pub(crate) name: Option<LitStr>,
     pub(crate) on: Option<Expr>,
-    pub(crate) settings: Vec<(&'static str, TokenStream)>,
+    pub(crate) settings: Vec<(&'static str, Value)>,
 }
 
 const KNOWN: &[&str] = &[
@@ -52,23 +52,29 @@ struct Given {
 }
 
 impl CircuitBreakerArgs {
-    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+    pub(crate) fn parse(tokens: TokenStream, krate: &mut CratePath, errors: &mut Errors) -> Self {
         let mut args = CircuitBreakerArgs {
             name: None,
             on: None,
             settings: Vec::new(),
         };
         let mut given = Given::default();
-        super::parse(tokens, "circuit_breaker", KNOWN, errors, |arg, errors| {
-            let span = arg.value.span();
-            let key = arg.key();
-            let count = |max: u64| {
-                whole_number(&arg, 1, max).map(|n| {
-                    let n = n as u32;
-                    quote_spanned!(span=> #n)
-                })
-            };
-            let setting = match key.as_str() {
+        super::parse(
+            tokens,
+            "circuit_breaker",
+            KNOWN,
+            krate,
+            errors,
+            |arg, errors| {
+                let span = arg.value.span();
+                let key = arg.key();
+                let count = |max: u64| {
+                    whole_number(&arg, 1, max).map(|n| {
+                        let n = n as u32;
+                        quote_spanned!(span=> #n)
+                    })
+                };
+                let setting = match key.as_str() {
                 "failure_threshold" => count(MAX_FAILURE_THRESHOLD),
                 "half_open_max_calls" => count(MAX_HALF_OPEN_CALLS),
                 "window_size" => {
@@ -142,14 +148,15 @@ impl CircuitBreakerArgs {
                     return;
                 }
             };
-            if let Some(value) = errors.take(setting) {
-                let key = KNOWN
-                    .iter()
-                    .find(|known| **known == key)
-                    .expect("a known argument");
-                args.settings.push((key, value));
-            }
-        });
+                if let Some(value) = errors.take(setting) {
+                    let key = KNOWN
+                        .iter()
+                        .find(|known| **known == key)
+                        .expect("a known argument");
+                    args.settings.push((key, value.into()));
+                }
+            },
+        );
         given.check(errors);
         args
     }

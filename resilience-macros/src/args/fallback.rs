@@ -1,7 +1,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::{Expr, Path};
 
-use super::callable;
+use super::{callable, CratePath};
 use crate::errors::Errors;
 
 pub(crate) enum Replacement {
@@ -19,14 +19,19 @@ pub(crate) struct FallbackArgs {
 const KNOWN: &[&str] = &["method", "value", "on"];
 
 impl FallbackArgs {
-    pub(crate) fn parse(tokens: TokenStream, span: Span, errors: &mut Errors) -> Self {
+    pub(crate) fn parse(
+        tokens: TokenStream,
+        span: Span,
+        krate: &mut CratePath,
+        errors: &mut Errors,
+    ) -> Self {
         let mut args = FallbackArgs {
             replacement: None,
             on: None,
         };
         // The first of `method` and `value`, valid or not.
         let mut given: Option<String> = None;
-        let recognised = super::parse(tokens, "fallback", KNOWN, errors, |arg, errors| {
+        let recognised = super::parse(tokens, "fallback", KNOWN, krate, errors, |arg, errors| {
             let key = arg.key();
             if key == "on" {
                 args.on = errors.take(callable(&arg, "MyError::is_outage"));

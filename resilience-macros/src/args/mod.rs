@@ -18,9 +18,10 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use std::fmt::Display;
 
+use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Token, UnOp};
+use syn::{Expr, ExprLit, ExprPath, ExprUnary, Ident, Lit, LitStr, Token, UnOp};
 
 use crate::errors::Errors;
 
@@ -83,6 +84,7 @@ fn example(key: &str) -> &'static str {
         "timeout" => "\"3s\"",
         "method" => "cached_price",
         "value" => "Vec::new()",
+        "crate" => "resilience",
         _ => "\"inventory\"",
     }
 }
@@ -91,12 +93,13 @@ fn example(key: &str) -> &'static str {
 fn syntax(input: ParseStream, known: &str) -> syn::Result<Vec<(Ident, Option<Expr>)>> {
     let mut list = Vec::new();
     while !input.is_empty() {
-        if !input.peek(Ident) {
+        // `crate` is a keyword.
+        if !input.peek(Ident::peek_any) {
             return Err(input.error(format!(
                 "expected an argument `key = value`, where `key` is {known}"
             )));
         }
-        let name: Ident = input.parse()?;
+        let name = Ident::parse_any(input)?;
         let value = if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
             Some(input.parse()?)
@@ -112,7 +115,8 @@ fn syntax(input: ParseStream, known: &str) -> syn::Result<Vec<(Ident, Option<Exp
 }
 
 /// Parses the arguments of `#[attribute(...)]` and hands each known one,
-/// given once and with a value, to `check`, in written order; the others are
+/// given once and with a value, to `check`, in written order; `crate`, which
+/// every attribute takes, goes to `krate` instead, and the others are
 /// reported. Returns whether every argument was recognised: when one was not,
 /// its error is reported already and a missing required argument is not
 /// worth another.
@@ -120,9 +124,11 @@ pub(crate) fn parse(
     tokens: TokenStream,
     attribute: &str,
     known: &[&str],
+    krate: &mut CratePath,
     errors: &mut Errors,
     mut check: impl FnMut(Arg, &mut Errors),
 ) -> bool {
+    let known: &[&str] = &[known, &["crate"]].concat();
     let listed = one_of(known);
     let Some(list) = errors.take((|input: ParseStream| syntax(input, &listed)).parse2(tokens))
     else {
@@ -151,7 +157,11 @@ pub(crate) fn parse(
             );
         } else if let Some(value) = value {
             seen.push(name.clone());
-            check(Arg { name, value }, errors);
+            if key == "crate" {
+                krate.set(&Arg { name, value }, errors);
+            } else {
+                check(Arg { name, value }, errors);
+            }
         } else {
             recognised = false;
             seen.push(name.clone());
@@ -331,11 +341,104 @@ pub(crate) fn callable(arg: &Arg, example: &str) -> syn::Result<Expr> {
     Ok(arg.value.clone())
 }
 
-/// `Config::default().setter(value)...` for the settings that were given.
-pub(crate) fn config(ty: TokenStream, settings: &[(&str, TokenStream)]) -> TokenStream {
+/// A setting's value as the expansion writes it.
+pub(crate) enum Value {
+    /// An expression, complete as it is.
+    Expr(TokenStream),
+    /// A path inside the runtime crate, written after the crate's path: that
+    /// is known only once every attribute of the stack is parsed.
+    InCrate(TokenStream),
+}
+
+impl Value {
+    pub(crate) fn tokens(&self, krate: &TokenStream) -> TokenStream {
+        match self {
+            Value::Expr(expr) => expr.clone(),
+            Value::InCrate(path) => quote!(#krate::#path),
+        }
+    }
+}
+
+impl From<TokenStream> for Value {
+    fn from(expr: TokenStream) -> Self {
+        Value::Expr(expr)
+    }
+}
+
+/// `Config::default().setter(value)...` for the settings that were given;
+/// each setter is named as its argument.
+pub(crate) fn config(
+    krate: &TokenStream,
+    ty: TokenStream,
+    settings: &[(&str, Value)],
+) -> TokenStream {
     let setters = settings.iter().map(|(setter, value)| {
         let setter = Ident::new(setter, Span::call_site());
+        let value = value.tokens(krate);
         quote!(.#setter(#value))
     });
     quote!(#ty::default() #(#setters)*)
+}
+
+/// The path of the runtime crate for a whole stack: `crate = path` on any of
+/// its attributes, else `::resilience_runtime`.
+#[derive(Default)]
+pub(crate) struct CratePath(Option<(String, TokenStream)>);
+
+impl CratePath {
+    fn set(&mut self, arg: &Arg, errors: &mut Errors) {
+        let Some(path) = errors.take(crate_path(&arg.value, arg)) else {
+            return;
+        };
+        let written = path.to_token_stream().to_string().replace(' ', "");
+        match &self.0 {
+            Some((first, _)) if *first != written => errors.push(arg.error(format!(
+                "conflicting paths for `crate`: `{written}` here, `{first}` on another attribute of this function; give the same path, or give it once"
+            ))),
+            Some(_) => {}
+            None => {
+                // Resolved where the user wrote it, reported where the default would be.
+                let tokens = path
+                    .to_token_stream()
+                    .into_iter()
+                    .map(|mut token| {
+                        token.set_span(token.span().located_at(Span::call_site()));
+                        token
+                    })
+                    .collect();
+                self.0 = Some((written, tokens));
+            }
+        }
+    }
+
+    pub(crate) fn tokens(&self) -> TokenStream {
+        match &self.0 {
+            Some((_, tokens)) => tokens.clone(),
+            None => quote!(::resilience_runtime),
+        }
+    }
+}
+
+/// A plain path (no generic arguments) for `crate`.
+fn crate_path(value: &Expr, arg: &Arg) -> syn::Result<syn::Path> {
+    match value {
+        Expr::Path(ExprPath {
+            attrs,
+            qself: None,
+            path,
+        }) if attrs.is_empty() && path.segments.iter().all(|s| s.arguments.is_none()) => {
+            Ok(path.clone())
+        }
+        Expr::Group(group) => crate_path(&group.expr, arg),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) if text.parse::<syn::Path>().is_ok() => Err(arg.error(format!(
+            "expected a path for `crate`, found a string; write it without quotes: `crate = {}`",
+            text.value().trim()
+        ))),
+        _ => Err(arg.error(
+            "expected a path for `crate`: the name under which `resilience-runtime` is a dependency, e.g. `crate = resilience`",
+        )),
+    }
 }

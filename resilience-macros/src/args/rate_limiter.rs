@@ -3,49 +3,56 @@ use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::LitStr;
 
-use super::{duration, name, number, whole_number};
+use super::{duration, name, number, whole_number, CratePath, Value};
 use crate::errors::Errors;
 
 pub(crate) struct RateLimiterArgs {
     pub(crate) name: Option<LitStr>,
-    pub(crate) settings: Vec<(&'static str, TokenStream)>,
+    pub(crate) settings: Vec<(&'static str, Value)>,
 }
 
 const KNOWN: &[&str] = &["name", "max_tokens", "refill_rate", "max_wait"];
 
 impl RateLimiterArgs {
-    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+    pub(crate) fn parse(tokens: TokenStream, krate: &mut CratePath, errors: &mut Errors) -> Self {
         let mut args = RateLimiterArgs {
             name: None,
             settings: Vec::new(),
         };
-        super::parse(tokens, "rate_limiter", KNOWN, errors, |arg, errors| {
-            let span = arg.value.span();
-            let setting = match arg.key().as_str() {
-                "max_tokens" => whole_number(&arg, 1, u64::from(u32::MAX)).map(|n| {
-                    let n = n as u32;
-                    ("max_tokens", quote_spanned!(span=> #n))
-                }),
-                "refill_rate" => number(&arg, "50.0").and_then(|rate| {
-                    if rate > 0.0 && rate.is_finite() {
-                        Ok(("refill_rate", quote_spanned!(span=> #rate)))
-                    } else {
-                        Err(arg.error(format!(
+        super::parse(
+            tokens,
+            "rate_limiter",
+            KNOWN,
+            krate,
+            errors,
+            |arg, errors| {
+                let span = arg.value.span();
+                let setting = match arg.key().as_str() {
+                    "max_tokens" => whole_number(&arg, 1, u64::from(u32::MAX)).map(|n| {
+                        let n = n as u32;
+                        ("max_tokens", quote_spanned!(span=> #n))
+                    }),
+                    "refill_rate" => number(&arg, "50.0").and_then(|rate| {
+                        if rate > 0.0 && rate.is_finite() {
+                            Ok(("refill_rate", quote_spanned!(span=> #rate)))
+                        } else {
+                            Err(arg.error(format!(
                             "`refill_rate` must be a positive number of tokens per second, got {}",
                             arg.written()
                         )))
+                        }
+                    }),
+                    "max_wait" => duration(&arg).map(|d| ("max_wait", d)),
+                    _ => {
+                        args.name = errors.take(name(&arg));
+                        return;
                     }
-                }),
-                "max_wait" => duration(&arg).map(|d| ("max_wait", d)),
-                _ => {
-                    args.name = errors.take(name(&arg));
-                    return;
+                };
+                if let Some((key, value)) = errors.take(setting) {
+                    args.settings.push((key, value.into()));
                 }
-            };
-            if let Some(setting) = errors.take(setting) {
-                args.settings.push(setting);
-            }
-        });
+            },
+        );
         args
     }
 }

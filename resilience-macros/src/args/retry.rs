@@ -3,13 +3,13 @@ use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::{Expr, Lit, LitStr};
 
-use super::{callable, duration, literal, name, number, whole_number, Arg};
+use super::{callable, duration, literal, name, number, whole_number, Arg, CratePath, Value};
 use crate::errors::Errors;
 
 pub(crate) struct RetryArgs {
     pub(crate) name: Option<LitStr>,
     pub(crate) on: Option<Expr>,
-    pub(crate) settings: Vec<(&'static str, TokenStream)>,
+    pub(crate) settings: Vec<(&'static str, Value)>,
 }
 
 const KNOWN: &[&str] = &[
@@ -24,19 +24,24 @@ const KNOWN: &[&str] = &[
 const JITTERS: &str = "`\"full\"`, `\"equal\"` or `\"decorrelated\"`";
 
 impl RetryArgs {
-    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+    pub(crate) fn parse(tokens: TokenStream, krate: &mut CratePath, errors: &mut Errors) -> Self {
         let mut args = RetryArgs {
             name: None,
             on: None,
             settings: Vec::new(),
         };
-        super::parse(tokens, "retry", KNOWN, errors, |arg, errors| {
-            match arg.key().as_str() {
+        super::parse(
+            tokens,
+            "retry",
+            KNOWN,
+            krate,
+            errors,
+            |arg, errors| match arg.key().as_str() {
                 "max_attempts" => {
                     if let Some(n) = errors.take(max_attempts(&arg)) {
                         let n = n as u32;
                         args.settings
-                            .push(("max_attempts", quote_spanned!(arg.value.span()=> #n)));
+                            .push(("max_attempts", quote_spanned!(arg.value.span()=> #n).into()));
                     }
                 }
                 "delay" | "max_delay" => {
@@ -47,14 +52,14 @@ impl RetryArgs {
                             } else {
                                 "max_delay"
                             },
-                            value,
+                            value.into(),
                         ));
                     }
                 }
                 "backoff" => {
                     if let Some(value) = errors.take(backoff(&arg)) {
                         args.settings
-                            .push(("backoff", quote_spanned!(arg.value.span()=> #value)));
+                            .push(("backoff", quote_spanned!(arg.value.span()=> #value).into()));
                     }
                 }
                 "jitter" => {
@@ -64,8 +69,8 @@ impl RetryArgs {
                 }
                 "on" => args.on = errors.take(callable(&arg, "MyError::is_transient")),
                 _ => args.name = errors.take(name(&arg)),
-            }
-        });
+            },
+        );
         args
     }
 }
@@ -95,7 +100,7 @@ fn backoff(arg: &Arg) -> syn::Result<f64> {
     }
 }
 
-fn jitter(arg: &Arg) -> syn::Result<TokenStream> {
+fn jitter(arg: &Arg) -> syn::Result<Value> {
     let span = arg.value.span();
     if let Some((false, Lit::Str(kind))) = literal(&arg.value) {
         let variant = match kind.value().as_str() {
@@ -108,7 +113,9 @@ fn jitter(arg: &Arg) -> syn::Result<TokenStream> {
             )))
             }
         };
-        return Ok(quote_spanned!(span=> ::resilience_runtime::retry::Jitter::#variant));
+        return Ok(Value::InCrate(
+            quote_spanned!(span=> retry::Jitter::#variant),
+        ));
     }
     let fraction = number(arg, "0.2").map_err(|_| {
         arg.error(format!(
@@ -121,5 +128,7 @@ fn jitter(arg: &Arg) -> syn::Result<TokenStream> {
             arg.written()
         )));
     }
-    Ok(quote_spanned!(span=> ::resilience_runtime::retry::Jitter::Fraction(#fraction)))
+    Ok(Value::InCrate(
+        quote_spanned!(span=> retry::Jitter::Fraction(#fraction)),
+    ))
 }

@@ -2,7 +2,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote_spanned;
 use syn::spanned::Spanned;
 
-use super::{private, Function};
+use super::Function;
 
 /// The statement that turns the body into a callable, and the expression
 /// that runs it once. The closure's type is pinned to the function's return
@@ -10,7 +10,7 @@ use super::{private, Function};
 /// `#[retry]` it must be callable again (`FnMut`), so a body that moves an
 /// argument out is reported at the move.
 pub(crate) fn closure(f: &Function, retried: bool) -> (TokenStream, TokenStream) {
-    let p = private();
+    let p = f.private();
     let result = f.result;
     let block = &f.item.block;
     let at = Span::mixed_site().located_at(block.span());

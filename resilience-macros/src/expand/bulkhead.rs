@@ -14,8 +14,8 @@ pub(crate) fn wrap(
     inner: TokenStream,
 ) -> TokenStream {
     let bulkhead = instance(
-        quote!(::resilience_runtime::Bulkhead),
-        quote!(::resilience_runtime::bulkhead::BulkheadConfig),
+        "Bulkhead",
+        quote!(bulkhead::BulkheadConfig),
         args.name.as_ref(),
         &args.settings,
         f,

@@ -3,7 +3,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::handle::instance;
-use super::{private, site, Function};
+use super::{site, Function};
 use crate::args::CircuitBreakerArgs;
 
 /// Asks the breaker before running the layers below, then records their
@@ -16,16 +16,17 @@ pub(crate) fn wrap(
     span: Span,
     inner: TokenStream,
 ) -> TokenStream {
-    let p = private();
+    let p = f.private();
     let result = f.result;
     let breaker = instance(
-        quote!(::resilience_runtime::CircuitBreaker),
-        quote!(::resilience_runtime::circuit_breaker::CircuitBreakerConfig),
+        "CircuitBreaker",
+        quote!(circuit_breaker::CircuitBreakerConfig),
         args.name.as_ref(),
         &args.settings,
         f,
         span,
     );
+    let krate = &f.krate;
     let at = site(span);
     let (on_error, on_rejection) = match &args.on {
         None => (
@@ -47,7 +48,7 @@ pub(crate) fn wrap(
         }
     };
     quote_spanned!(at=> {
-        let breaker: &::resilience_runtime::CircuitBreaker = #breaker;
+        let breaker: &#krate::CircuitBreaker = #breaker;
         match breaker.try_acquire() {
             ::core::result::Result::Err(rejection) => #p::Outcome::Rejected(rejection),
             ::core::result::Result::Ok(permit) => {

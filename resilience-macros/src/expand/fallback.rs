@@ -3,7 +3,7 @@ use quote::{quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{FnArg, Pat, Signature};
 
-use super::{private, site, Function, Layer};
+use super::{site, Function, Layer};
 use crate::args::{FallbackArgs, Replacement};
 use crate::errors::Errors;
 
@@ -47,7 +47,7 @@ pub(crate) fn wrap(
     inner: TokenStream,
     call_args: &[TokenStream],
 ) -> TokenStream {
-    let p = private();
+    let p = f.private();
     let result = f.result;
     let function = f.name();
     let at = site(span);

@@ -1,9 +1,9 @@
 use proc_macro2::{Span, TokenStream};
-use quote::quote_spanned;
-use syn::LitStr;
+use quote::{quote, quote_spanned};
+use syn::{Ident, LitStr};
 
-use super::{private, site, Function};
-use crate::args;
+use super::{site, Function};
+use crate::args::{self, Value};
 
 /// Runs `inner` once `policy` admits the call, holding its permit (if any)
 /// until `inner` is done: async callers wait on tokio's clock, sync callers
@@ -17,7 +17,7 @@ pub(crate) fn admitted(
     inner: TokenStream,
     take_free: bool,
 ) -> TokenStream {
-    let p = private();
+    let p = f.private();
     let at = site(span);
     let wait = if f.is_async {
         quote_spanned!(at=> policy.acquire().await)
@@ -43,32 +43,58 @@ pub(crate) fn admitted(
     })
 }
 
-/// An expression for the call site's `&'static` instance of `policy`,
-/// configured by `settings` over `config`'s defaults; resolved on the first
-/// call and kept in a `static`: no registry lookup per call.
+/// An expression for the call site's `&'static` instance of the runtime's
+/// `policy` type, configured by `settings` over the defaults of `config` (a
+/// path inside the runtime crate); resolved on the first call and kept in a
+/// `static`: no registry lookup per call. A named instance is also declared
+/// in the runtime's link-time list, so that the registry knows it before the
+/// first call.
 pub(crate) fn instance(
-    policy: TokenStream,
+    policy: &str,
     config: TokenStream,
     name: Option<&LitStr>,
-    settings: &[(&str, TokenStream)],
+    settings: &[(&str, Value)],
     f: &Function,
     span: Span,
 ) -> TokenStream {
-    let config = args::config(config, settings);
-    let p = private();
+    let krate = &f.krate;
+    let config = args::config(krate, quote!(#krate::#config), settings);
+    let p = f.private();
+    // The runtime names each `InlineConfig` variant after its policy type.
+    let policy = Ident::new(policy, Span::call_site());
     let function = f.name();
     let at = site(span);
-    let resolve = match name {
-        Some(name) => quote_spanned!(at=> #p::named::<#policy>(#name, #config, #p::CallSite {
-            function: #function,
-            file: ::core::file!(),
-            line: ::core::line!(),
-            column: ::core::column!(),
-        })),
-        None => quote_spanned!(at=> #p::unnamed::<#policy>(#function, #config)),
+    let (declare, resolve) = match name {
+        Some(name) => {
+            let call_site = quote_spanned!(at=> #p::CallSite {
+                function: #function,
+                file: ::core::file!(),
+                line: ::core::line!(),
+                column: ::core::column!(),
+            });
+            let keys = settings.iter().map(|(key, _)| key);
+            (
+                quote_spanned!(at=>
+                    #[#p::linkme::distributed_slice(#p::DECLARATIONS)]
+                    #[linkme(crate = #p::linkme)]
+                    static DECLARATION: #p::Declaration = #p::Declaration {
+                        name: #name,
+                        site: #call_site,
+                        keys: &[#(#keys),*],
+                        config: #p::InlineConfig::#policy(|| #config),
+                    };
+                ),
+                quote_spanned!(at=> #p::named::<#krate::#policy>(#name, #config, #call_site)),
+            )
+        }
+        None => (
+            TokenStream::new(),
+            quote_spanned!(at=> #p::unnamed::<#krate::#policy>(#function, #config)),
+        ),
     };
     quote_spanned!(at=> {
-        static HANDLE: #p::Handle<#policy> = #p::Handle::<#policy>::new();
+        #declare
+        static HANDLE: #p::Handle<#krate::#policy> = #p::Handle::<#krate::#policy>::new();
         &**HANDLE.get_or_init(|| #resolve)
     })
 }

@@ -14,13 +14,14 @@ mod rate_limiter;
 mod retry;
 mod time_limiter;
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{GenericArgument, ItemFn, PathArguments, ReturnType, Type};
 
 use crate::args::{
-    BulkheadArgs, CircuitBreakerArgs, FallbackArgs, RateLimiterArgs, RetryArgs, TimeLimiterArgs,
+    BulkheadArgs, CircuitBreakerArgs, CratePath, FallbackArgs, RateLimiterArgs, RetryArgs,
+    TimeLimiterArgs, Value,
 };
 use crate::errors::Errors;
 use crate::stack::{take_resilience_attributes, Kind, RawLayer};
@@ -44,11 +45,19 @@ pub(crate) struct Function<'a> {
     /// The rejection type carried between layers: `resilience_runtime::Error`
     /// when a policy in the stack can reject, else `Infallible`.
     pub(crate) can_reject: bool,
+    /// The runtime crate's path: `::resilience_runtime` or `crate = path`.
+    pub(crate) krate: TokenStream,
 }
 
 impl Function<'_> {
     pub(crate) fn name(&self) -> String {
         self.item.sig.ident.to_string()
+    }
+
+    /// The runtime's module for expansions.
+    pub(crate) fn private(&self) -> TokenStream {
+        let krate = &self.krate;
+        quote!(#krate::__private)
     }
 
     pub(crate) fn dot_await(&self) -> TokenStream {
@@ -63,10 +72,6 @@ impl Function<'_> {
 /// Hygienic local names, placed at `span` for diagnostics.
 pub(crate) fn site(span: Span) -> Span {
     Span::mixed_site().located_at(span)
-}
-
-pub(crate) fn private() -> TokenStream {
-    quote!(::resilience_runtime::__private)
 }
 
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -95,13 +100,20 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         .block
         .stmts
         .splice(0..0, uses.collect::<Vec<syn::Stmt>>());
+    let mut krate = CratePath::default();
     let layers: Vec<(Layer, Span)> = raw
         .into_iter()
-        .map(|raw| (parse(raw.kind, raw.args, raw.span, &mut errors), raw.span))
+        .map(|raw| {
+            let layer = parse(raw.kind, raw.args, raw.span, &mut krate, &mut errors);
+            (layer, raw.span)
+        })
         .collect();
     let is_async = function.sig.asyncness.is_some();
     check_signature(&function, kind, &mut errors);
     for (layer, span) in &layers {
+        for (_, value) in layer.declared_settings() {
+            check_no_self(value, &mut errors);
+        }
         if matches!(layer, Layer::TimeLimiter(_)) && !is_async {
             errors.at(
                 *span,
@@ -129,6 +141,7 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         is_async,
         result,
         can_reject: layers.iter().any(|(layer, _)| layer.rejects()),
+        krate: krate.tokens(),
     };
     let block = expand(&f, &layers, &call_args);
     match syn::parse2(block) {
@@ -140,14 +153,43 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     }
 }
 
-fn parse(kind: Kind, args: TokenStream, span: Span, errors: &mut Errors) -> Layer {
+fn parse(
+    kind: Kind,
+    args: TokenStream,
+    span: Span,
+    krate: &mut CratePath,
+    errors: &mut Errors,
+) -> Layer {
     match kind {
-        Kind::Retry => Layer::Retry(RetryArgs::parse(args, errors)),
-        Kind::CircuitBreaker => Layer::CircuitBreaker(CircuitBreakerArgs::parse(args, errors)),
-        Kind::RateLimiter => Layer::RateLimiter(RateLimiterArgs::parse(args, errors)),
-        Kind::Bulkhead => Layer::Bulkhead(BulkheadArgs::parse(args, errors)),
-        Kind::TimeLimiter => Layer::TimeLimiter(TimeLimiterArgs::parse(args, span, errors)),
-        Kind::Fallback => Layer::Fallback(FallbackArgs::parse(args, span, errors)),
+        Kind::Retry => Layer::Retry(RetryArgs::parse(args, krate, errors)),
+        Kind::CircuitBreaker => {
+            Layer::CircuitBreaker(CircuitBreakerArgs::parse(args, krate, errors))
+        }
+        Kind::RateLimiter => Layer::RateLimiter(RateLimiterArgs::parse(args, krate, errors)),
+        Kind::Bulkhead => Layer::Bulkhead(BulkheadArgs::parse(args, krate, errors)),
+        Kind::TimeLimiter => Layer::TimeLimiter(TimeLimiterArgs::parse(args, span, krate, errors)),
+        Kind::Fallback => Layer::Fallback(FallbackArgs::parse(args, span, krate, errors)),
+    }
+}
+
+/// Reports each `Self` in a named policy's setting: its declaration builds
+/// the configuration in a `static` outside the function, where `Self` is not
+/// in scope (rustc would say only "can't use `Self` from outer item").
+fn check_no_self(value: &Value, errors: &mut Errors) {
+    fn walk(tokens: TokenStream, errors: &mut Errors) {
+        for token in tokens {
+            match token {
+                TokenTree::Ident(ident) if ident == "Self" => errors.at(
+                    ident.span(),
+                    "`Self` cannot be used in the arguments of a named policy: they are read at startup, outside the function; name the type instead, e.g. `MyType::DELAY`",
+                ),
+                TokenTree::Group(group) => walk(group.stream(), errors),
+                _ => {}
+            }
+        }
+    }
+    if let Value::Expr(expr) = value {
+        walk(expr.clone(), errors);
     }
 }
 
@@ -193,6 +235,23 @@ fn check_signature(function: &ItemFn, kind: Kind, errors: &mut Errors) {
 }
 
 impl Layer {
+    /// The inline settings of a named policy, which it declares at link time.
+    fn declared_settings(&self) -> &[(&'static str, Value)] {
+        let (name, settings) = match self {
+            Layer::Retry(args) => (&args.name, &args.settings),
+            Layer::CircuitBreaker(args) => (&args.name, &args.settings),
+            Layer::RateLimiter(args) => (&args.name, &args.settings),
+            Layer::Bulkhead(args) => (&args.name, &args.settings),
+            Layer::TimeLimiter(args) => (&args.name, &args.settings),
+            Layer::Fallback(_) => return &[],
+        };
+        if name.is_some() {
+            settings
+        } else {
+            &[]
+        }
+    }
+
     fn rejects(&self) -> bool {
         !matches!(self, Layer::Retry(_) | Layer::Fallback(_))
     }
@@ -216,14 +275,15 @@ impl Layer {
 }
 
 fn expand(f: &Function, layers: &[(Layer, Span)], call_args: &[TokenStream]) -> TokenStream {
-    let p = private();
+    let p = f.private();
+    let krate = &f.krate;
     let result = f.result;
     let retried = layers
         .iter()
         .any(|(layer, _)| matches!(layer, Layer::Retry(_)));
     let (define_body, call_body) = body::closure(f, retried);
     let rejection = if f.can_reject {
-        quote!(::resilience_runtime::Error)
+        quote!(#krate::Error)
     } else {
         quote!(::core::convert::Infallible)
     };

@@ -13,8 +13,8 @@ pub(crate) fn wrap(
     inner: TokenStream,
 ) -> TokenStream {
     let limiter = instance(
-        quote!(::resilience_runtime::RateLimiter),
-        quote!(::resilience_runtime::rate_limiter::RateLimiterConfig),
+        "RateLimiter",
+        quote!(rate_limiter::RateLimiterConfig),
         args.name.as_ref(),
         &args.settings,
         f,

@@ -3,23 +3,24 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::handle::instance;
-use super::{private, site, Function};
+use super::{site, Function};
 use crate::args::RetryArgs;
 
 /// A loop around the layers below: an attempt's outcome is retried when it is
 /// an error `on` accepts (every error without `on`), after the backoff wait,
 /// which honours a rate limiter's `retry_after`.
 pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStream) -> TokenStream {
-    let p = private();
+    let p = f.private();
     let result = f.result;
     let retry = instance(
-        quote!(::resilience_runtime::Retry),
-        quote!(::resilience_runtime::retry::RetryConfig),
+        "Retry",
+        quote!(retry::RetryConfig),
         args.name.as_ref(),
         &args.settings,
         f,
         span,
     );
+    let krate = &f.krate;
     let at = site(span);
     let retry_error = match &args.on {
         Some(on) => quote_spanned!(site(on.span())=> (#on)(error)),
@@ -45,7 +46,7 @@ pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStrea
     // The failed outcome goes out of scope before the wait, so the future
     // holds no error across the sleep.
     quote_spanned!(at=> {
-        let retry: &::resilience_runtime::Retry = #retry;
+        let retry: &#krate::Retry = #retry;
         let mut attempts = retry.attempts();
         loop {
             let wait = {

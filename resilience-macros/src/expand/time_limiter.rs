@@ -2,7 +2,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 
 use super::handle::instance;
-use super::{private, site, Function};
+use super::{site, Function};
 use crate::args::TimeLimiterArgs;
 
 /// Runs the layers below under a deadline; on timeout their future is dropped.
@@ -12,18 +12,19 @@ pub(crate) fn wrap(
     span: Span,
     inner: TokenStream,
 ) -> TokenStream {
-    let p = private();
+    let p = f.private();
     let limiter = instance(
-        quote!(::resilience_runtime::TimeLimiter),
-        quote!(::resilience_runtime::time_limiter::TimeLimiterConfig),
+        "TimeLimiter",
+        quote!(time_limiter::TimeLimiterConfig),
         args.name.as_ref(),
         &args.settings,
         f,
         span,
     );
+    let krate = &f.krate;
     let at = site(span);
     quote_spanned!(at=> {
-        let limiter: &::resilience_runtime::TimeLimiter = #limiter;
+        let limiter: &#krate::TimeLimiter = #limiter;
         match limiter.run(async { #inner }).await {
             ::core::result::Result::Ok(outcome) => outcome,
             ::core::result::Result::Err(rejection) => #p::Outcome::Rejected(rejection),
