@@ -4,7 +4,8 @@
 //! `cargo run --example config` reads `examples/config/resilience.toml`,
 //! prints every named instance of the binary (called or not) as a table,
 //! applies `examples/config/resilience.reloaded.toml` and prints what
-//! changed, then shows a broken file being refused without changing anything.
+//! changed, then shows broken configurations being refused without changing
+//! anything.
 
 use std::path::Path;
 
@@ -40,7 +41,9 @@ async fn run_instances(count: u32) -> Result<u32, ServiceError> {
 }
 
 fn load(file: &str) -> Config {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/config")
+        .join(file);
     Config::from_file(&path).unwrap_or_else(|errors| panic!("{}:\n{errors}", path.display()))
 }
 
@@ -68,13 +71,22 @@ async fn main() {
         registry().rate_limiter("pricing").available_tokens()
     );
 
-    let broken = "[bulkhead.db]\nmax_concurrent = 0\nmax_wait = 10\n\n[retry.pricing]\nmax-attempts = 2\n";
-    match Config::from_toml_str(broken) {
-        Ok(config) => println!("unexpectedly valid: {config:?}"),
-        Err(errors) => println!("\n== a broken file is refused whole ==\n{errors}"),
+    // Problems of the file itself: all of them, each with its line.
+    let broken =
+        "[bulkhead.db]\nmax_concurrent = 0\nmax_wait = 10\n\n[retry.pricing]\nmax-attempts = 2\n";
+    if let Err(errors) = Config::from_toml_str(broken) {
+        println!("== a broken file is refused ==\n{errors}\n");
+    }
+    // Settings that are each valid but do not fit together: refused whole.
+    let misfit = Config::from_toml_str(
+        "[bulkhead.db]\nmax_concurrent = 2\n\n[circuit_breaker.inventory]\nminimum_calls = 30\n",
+    )
+    .expect("each table is valid on its own");
+    if let Err(errors) = registry().apply(&misfit) {
+        println!("== a configuration that does not fit is refused whole ==\n{errors}");
     }
     println!(
-        "\nbulkhead `db` still allows {} calls at once",
+        "bulkhead `db` still allows {} calls at once",
         registry().bulkhead("db").max_concurrent()
     );
 }

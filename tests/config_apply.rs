@@ -22,7 +22,9 @@ fn exclusive() -> MutexGuard<'static, ()> {
 
 fn apply(text: &str) -> resilience_runtime::config::ApplyReport {
     let config = Config::from_toml_str(text).unwrap_or_else(|errors| panic!("{errors}"));
-    registry().apply(&config).unwrap_or_else(|errors| panic!("{errors}"))
+    registry()
+        .apply(&config)
+        .unwrap_or_else(|errors| panic!("{errors}"))
 }
 
 fn instance(kind: PolicyKind, name: &str) -> InstanceInfo {
@@ -94,7 +96,10 @@ fn every_declared_instance_is_listed_before_any_call_with_its_call_sites() {
     let failure_threshold = &listed.settings[0];
     assert_eq!(failure_threshold.key, "failure_threshold");
     assert_eq!(failure_threshold.value, Value::Count(4));
-    assert_eq!(failure_threshold.origin, Origin::Inline(listed.call_sites[0]));
+    assert_eq!(
+        failure_threshold.origin,
+        Origin::Inline(listed.call_sites[0])
+    );
     // The table shows every setting with its origin and the call sites.
     let table = registry().instances().to_string();
     let row = table
@@ -102,7 +107,10 @@ fn every_declared_instance_is_listed_before_any_call_with_its_call_sites() {
         .find(|line| line.contains("cfg-listed"))
         .expect("a row for the instance");
     assert!(row.starts_with("circuit_breaker"), "{row}");
-    assert!(row.contains("failure_threshold") && row.contains("listed_one ("), "{row}");
+    assert!(
+        row.contains("failure_threshold") && row.contains("listed_one ("),
+        "{row}"
+    );
     listed_one().unwrap();
     listed_two().unwrap();
     assert!(instance(PolicyKind::CircuitBreaker, "cfg-listed").in_use);
@@ -145,16 +153,34 @@ fn each_setting_takes_the_first_of_code_table_bases_inline_default_table_built_i
         of("max_recovery_timeout"),
         (secs(60), Origin::Base("cfg-near".into()))
     );
-    assert_eq!(of("window_size"), (Value::Count(40), Origin::Base("cfg-far".into())));
-    assert_eq!(of("failure_threshold"), (Value::Count(4), Origin::Inline(site)));
+    assert_eq!(
+        of("window_size"),
+        (Value::Count(40), Origin::Base("cfg-far".into()))
+    );
+    assert_eq!(
+        of("failure_threshold"),
+        (Value::Count(4), Origin::Inline(site))
+    );
     assert_eq!(of("recovery_timeout"), (secs(5), Origin::Inline(site)));
-    assert_eq!(of("recovery_backoff"), (Value::Number(2.0), Origin::DefaultTable));
-    assert_eq!(of("slow_call_rate_threshold"), (Value::Number(1.0), Origin::BuiltIn));
-    assert_eq!(of("failure_rate_threshold"), (Value::Unset, Origin::BuiltIn));
+    assert_eq!(
+        of("recovery_backoff"),
+        (Value::Number(2.0), Origin::DefaultTable)
+    );
+    assert_eq!(
+        of("slow_call_rate_threshold"),
+        (Value::Number(1.0), Origin::BuiltIn)
+    );
+    assert_eq!(
+        of("failure_rate_threshold"),
+        (Value::Unset, Origin::BuiltIn)
+    );
 
     // The instance made now has exactly those settings.
     precedence().unwrap();
-    let config = registry().circuit_breaker("cfg-precedence").config().clone();
+    let config = registry()
+        .circuit_breaker("cfg-precedence")
+        .config()
+        .clone();
     assert_eq!(config.half_open_max_calls, 3);
     assert_eq!(config.window_size, 40);
     assert_eq!(config.max_recovery_timeout, Some(Duration::from_secs(60)));
@@ -208,7 +234,10 @@ fn the_report_lists_each_change_and_a_removed_setting_returns_to_its_inline_valu
         .iter()
         .find(|change| change.name == "cfg-report" && change.key == "max_tokens")
         .expect("max_tokens changes back");
-    assert_eq!((change.old, change.new), (Value::Count(3), Value::Count(10)));
+    assert_eq!(
+        (change.old, change.new),
+        (Value::Count(3), Value::Count(10))
+    );
     assert!(matches!(change.origin, Origin::Inline(_)));
     assert_eq!(limiter.config().max_tokens, 10);
     assert_eq!(limiter.config().max_wait, Duration::ZERO);
@@ -223,12 +252,15 @@ fn inventory() -> Result<(), AppError> {
 fn a_table_naming_no_declared_instance_is_a_warning_with_a_did_you_mean() {
     let _guard = exclusive();
     let report = apply(
-        "[retry.cfg-inventroy]\nmax_attempts = 5\n\n[retry.cfg-template]\ndelay = \"1s\"\n[retry.cfg-inventory]\nbase = \"cfg-template\"\n",
+        "[retry.cfg-inventroy]\nmax_attempts = 5\n\n[retry.cfg-template]\ndelay = \"1s\"\n[retry.cfg-inventory]\nbase = \"cfg-template\"\n[bulkhead.cfg-listed]\nmax_concurrent = 3\n",
     );
     let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(
         warnings,
-        ["line 1, column 8: `retry.cfg-inventroy`: no attribute, handle lookup or `configure_*` declares this retry, and no table uses it as a `base`, so it sets nothing; did you mean `cfg-inventory`?"]
+        [
+            "line 1, column 8: `retry.cfg-inventroy`: no attribute, handle lookup or `configure_*` declares this retry, and no table uses it as a `base`, so it sets nothing; did you mean `cfg-inventory`?",
+            "line 8, column 11: `bulkhead.cfg-listed`: no attribute, handle lookup or `configure_*` declares this bulkhead, and no table uses it as a `base`, so it sets nothing; did you mean `[circuit_breaker.cfg-listed]`?",
+        ]
     );
     assert!(report.to_string().contains("warning: line 1, column 8"));
     // The template used as a base is no warning, and its setting reaches the instance.
@@ -247,7 +279,10 @@ fn find_answers_none_for_a_name_nothing_declares_and_makes_nothing() {
     assert!(registry().find_rate_limiter("cfg-nobody").is_none());
     assert!(registry().find_retry("cfg-nobody").is_none());
     assert!(registry().find_time_limiter("cfg-nobody").is_none());
-    assert!(registry().instances().iter().all(|i| i.name != "cfg-nobody"));
+    assert!(registry()
+        .instances()
+        .iter()
+        .all(|i| i.name != "cfg-nobody"));
     // Declared by an attribute, by a lookup, or in code: found.
     assert!(registry().find_bulkhead("cfg-lookup-first").is_some());
     registry().time_limiter("cfg-looked-up");

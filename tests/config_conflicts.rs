@@ -43,7 +43,9 @@ fn conflicting_call_sites_are_reported_on_first_use_of_the_registry_before_any_c
     });
     // The first use of the registry that is not a listener's registration.
     let instances = registry().instances();
-    assert!(instances.iter().any(|i| i.name == "conflicting-pool" && !i.in_use));
+    assert!(instances
+        .iter()
+        .any(|i| i.name == "conflicting-pool" && !i.in_use));
 
     let heard = heard.lock().unwrap().clone();
     assert_eq!(heard, registry().conflicts());
@@ -52,7 +54,11 @@ fn conflicting_call_sites_are_reported_on_first_use_of_the_registry_before_any_c
     assert_eq!(conflict.kind, PolicyKind::Bulkhead);
     assert_eq!(conflict.name, "conflicting-pool");
     assert_eq!(
-        (conflict.first.function, conflict.first.file, conflict.first.line),
+        (
+            conflict.first.function,
+            conflict.first.file,
+            conflict.first.line
+        ),
         ("first", file!(), FIRST_LINE)
     );
     assert_eq!(

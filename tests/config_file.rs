@@ -67,7 +67,10 @@ fn syntax_errors_give_their_line() {
     let found = problems("[bulkhead.db]\nmax_concurrent = = 3\n");
     assert_eq!(found[0], "2:18 : invalid TOML: extra `=`, expected nothing");
     // What the parser recovers after a syntax error is not judged.
-    assert!(found.iter().all(|problem| problem.contains("invalid TOML")), "{found:?}");
+    assert!(
+        found.iter().all(|problem| problem.contains("invalid TOML")),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -249,12 +252,17 @@ fn a_file_is_read_from_disk_and_a_missing_one_is_named() {
     let path = dir.join("resilience.toml");
     std::fs::write(&path, "[time_limiter.report]\ntimeout = \"1m30s\"\n").unwrap();
     let config = Config::from_file(&path).unwrap();
-    assert_eq!(config.instances().collect::<Vec<_>>(), [("time_limiter", "report")]);
+    assert_eq!(
+        config.instances().collect::<Vec<_>>(),
+        [("time_limiter", "report")]
+    );
 
     let missing = dir.join("missing.toml");
     let errors = Config::from_file(&missing).unwrap_err();
     assert!(
-        errors.to_string().starts_with(&format!("cannot read `{}`", missing.display())),
+        errors
+            .to_string()
+            .starts_with(&format!("cannot read `{}`", missing.display())),
         "{errors}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -47,7 +47,10 @@ fn each_save_is_applied_and_a_broken_one_changes_nothing() {
 
     let watcher = watch(&path).expect("the first file is valid");
     assert_eq!(watcher.path(), path);
-    assert!(matches!(heard.recv_timeout(PATIENCE), Ok(Heard::Applied(_))));
+    assert!(matches!(
+        heard.recv_timeout(PATIENCE),
+        Ok(Heard::Applied(_))
+    ));
     pooled().unwrap();
     let pool = registry().bulkhead("watched-pool");
     assert_eq!(pool.max_concurrent(), 4);
@@ -78,7 +81,10 @@ fn each_save_is_applied_and_a_broken_one_changes_nothing() {
     let temporary = dir.join("resilience.toml.tmp");
     std::fs::write(&temporary, "[bulkhead.watched-pool]\nmax_concurrent = 3\n").unwrap();
     std::fs::rename(&temporary, &path).unwrap();
-    assert!(matches!(heard.recv_timeout(PATIENCE), Ok(Heard::Applied(_))));
+    assert!(matches!(
+        heard.recv_timeout(PATIENCE),
+        Ok(Heard::Applied(_))
+    ));
     assert_eq!(pool.max_concurrent(), 3);
 
     drop(watcher);

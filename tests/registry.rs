@@ -12,9 +12,7 @@ use resilience_runtime::bulkhead::BulkheadConfig;
 use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
 use resilience_runtime::config::PolicyKind;
 use resilience_runtime::rate_limiter::RateLimiterConfig;
-use resilience_runtime::{
-    circuit_breaker, rate_limiter, registry, CircuitState, Conflict, Error,
-};
+use resilience_runtime::{circuit_breaker, rate_limiter, registry, CircuitState, Conflict, Error};
 
 fn fail(fail: bool) -> Result<(), AppError> {
     if fail {

@@ -44,9 +44,7 @@ const CASES: &[(&str, Result<u64, &str>)] = &[
 fn every_case_parses_as_the_table_says() {
     for (text, expected) in CASES {
         let parsed = parse(text).map_err(|reason| reason.to_string());
-        let expected = expected
-            .map(Duration::from_nanos)
-            .map_err(str::to_string);
+        let expected = expected.map(Duration::from_nanos).map_err(str::to_string);
         assert_eq!(parsed, expected, "parsing {text:?}");
     }
 }
@@ -56,10 +54,17 @@ fn formatting_reads_back_as_the_same_duration() {
     for (text, expected) in CASES {
         if let Ok(nanos) = expected {
             let duration = Duration::from_nanos(*nanos);
-            assert_eq!(parse(&format(duration)), Ok(duration), "round trip of {text:?}");
+            assert_eq!(
+                parse(&format(duration)),
+                Ok(duration),
+                "round trip of {text:?}"
+            );
         }
     }
-    assert_eq!(parse(&format(Duration::MAX)), Ok(Duration::from_nanos(u64::MAX)));
+    assert_eq!(
+        parse(&format(Duration::MAX)),
+        Ok(Duration::from_nanos(u64::MAX))
+    );
 }
 
 #[test]

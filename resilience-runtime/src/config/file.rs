@@ -175,9 +175,8 @@ fn raw(value: &DeValue<'_>) -> Raw {
 
 impl<'de> Deserialize<'de> for Config {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let kinds = BTreeMap::<String, BTreeMap<String, BTreeMap<String, Raw>>>::deserialize(
-            deserializer,
-        )?;
+        let kinds =
+            BTreeMap::<String, BTreeMap<String, BTreeMap<String, Raw>>>::deserialize(deserializer)?;
         let tables = kinds
             .into_iter()
             .flat_map(|(kind, instances)| {

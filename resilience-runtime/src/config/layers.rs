@@ -169,7 +169,6 @@ impl Layers {
         }
     }
 
-
     /// The `(kind, name)` of every table but the `default` ones, and where it is.
     pub(crate) fn named(&self) -> impl Iterator<Item = (PolicyKind, &str, Option<Location>)> {
         self.tables
@@ -202,7 +201,10 @@ impl Layers {
         let keys = C::keys();
         let mut config = C::default();
         let mut origins = vec![(Origin::BuiltIn, None); keys.len()];
-        let lay = |config: &mut C, origins: &mut [(Origin, Option<Location>)], table: &Checked, origin: Origin| {
+        let lay = |config: &mut C,
+                   origins: &mut [(Origin, Option<Location>)],
+                   table: &Checked,
+                   origin: Origin| {
             for (key, value, at) in &table.values {
                 if let Some(i) = keys.iter().position(|k| k.name == *key) {
                     (keys[i].set)(config, *value);
@@ -307,15 +309,25 @@ fn check_table<C: Settings>(table: &Table, problems: &mut Vec<Problem>) -> Check
 
 /// "; did you mean `x`?" for the known word closest to `word`, if one is close.
 pub(crate) fn did_you_mean(word: &str, known: &[&str]) -> String {
+    closest(word, known).map_or(String::new(), |candidate| {
+        format!("; did you mean `{candidate}`?")
+    })
+}
+
+/// The known word closest to `word`, if one is close; `max-tokens` is as
+/// close to `max_tokens` as the same word.
+pub(crate) fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     let normalised = word.replace('-', "_").to_lowercase();
     known
         .iter()
-        .map(|candidate| (edit_distance(&normalised, candidate), *candidate))
+        .map(|candidate| {
+            let distance =
+                edit_distance(word, candidate).min(edit_distance(&normalised, candidate));
+            (distance, *candidate)
+        })
         .filter(|(distance, candidate)| *distance <= (candidate.len().max(word.len()) / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
-        .map_or(String::new(), |(_, candidate)| {
-            format!("; did you mean `{candidate}`?")
-        })
+        .map(|(_, candidate)| candidate)
 }
 
 /// "`a`, `b` or `c`".

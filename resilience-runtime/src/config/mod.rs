@@ -94,8 +94,8 @@ mod value;
 #[cfg(feature = "watch")]
 mod watch;
 
-pub use error::{ConfigError, ConfigErrors, Location, Problem};
 pub(crate) use error::check;
+pub use error::{ConfigError, ConfigErrors, Location, Problem};
 pub use file::Config;
 pub use layers::Origin;
 pub use report::{ApplyReport, Change};

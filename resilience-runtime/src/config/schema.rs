@@ -50,7 +50,9 @@ impl PolicyKind {
 
     /// The kind named `text`, as a file spells it.
     pub fn parse(text: &str) -> Option<PolicyKind> {
-        PolicyKind::ALL.into_iter().find(|kind| kind.as_str() == text)
+        PolicyKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
     }
 
     /// The keys a table of this kind takes.

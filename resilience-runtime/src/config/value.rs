@@ -68,11 +68,16 @@ impl Raw {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Type {
     /// A whole number in `min..=max`.
-    Count { min: u64, max: u64 },
+    Count {
+        min: u64,
+        max: u64,
+    },
     /// A number in a range, as the attribute checks it.
     Number(Range),
     /// A duration; `nonzero` refuses `"0s"`.
-    Duration { nonzero: bool },
+    Duration {
+        nonzero: bool,
+    },
     Jitter,
 }
 
@@ -92,7 +97,10 @@ impl Range {
         let (ok, rule) = match self {
             Range::Positive => (x.is_finite() && x >= 1e-9, "must be a positive number"),
             Range::Fraction => (x > 0.0 && x <= 1.0, "must be in (0, 1]"),
-            Range::Factor => (x.is_finite() && x >= 1.0, "must be a factor of at least 1.0"),
+            Range::Factor => (
+                x.is_finite() && x >= 1.0,
+                "must be a factor of at least 1.0",
+            ),
         };
         if ok {
             Ok(x)

@@ -67,7 +67,9 @@ pub fn watch(path: impl Into<PathBuf>) -> Result<ConfigWatcher, ConfigErrors> {
             return;
         };
         // Several saves may leave the same text: apply each new content once.
-        let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if *last == text {
             return;
         }

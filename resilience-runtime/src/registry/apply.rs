@@ -2,7 +2,7 @@
 //! takes effect, or none of it.
 
 use super::{each_kind, Policy, Registry, State};
-use crate::config::layers::{did_you_mean, Layers, DEFAULT};
+use crate::config::layers::{closest, did_you_mean, Layers, DEFAULT};
 use crate::config::schema::Settings;
 use crate::config::{ApplyReport, Change, Config, ConfigErrors, PolicyKind, Problem};
 use crate::event::{emit, Event};
@@ -157,13 +157,26 @@ fn unused_tables(state: &State, layers: &Layers) -> Vec<Problem> {
         .filter(|(kind, name, _)| {
             !known(*kind).contains(name) && !layers.is_base(*kind, name) && *name != DEFAULT
         })
-        .map(|(kind, name, at)| Problem {
-            path: format!("{kind}.{name}"),
-            location: at,
-            message: format!(
-                "no attribute, handle lookup or `configure_*` declares this {kind}, and no table uses it as a `base`, so it sets nothing{}",
-                did_you_mean(name, &known(kind))
-            ),
+        .map(|(kind, name, at)| {
+            let path = format!("{kind}.{name}");
+            // A misspelt name, else a table under the wrong kind.
+            let mut suggestion = did_you_mean(name, &known(kind));
+            if suggestion.is_empty() {
+                suggestion = PolicyKind::ALL
+                    .into_iter()
+                    .filter(|other| *other != kind)
+                    .find_map(|other| closest(name, &known(other)).map(|found| (other, found)))
+                    .map_or(String::new(), |(other, found)| {
+                        format!("; did you mean `[{other}.{found}]`?")
+                    });
+            }
+            Problem {
+                message: format!(
+                    "no attribute, handle lookup or `configure_*` declares this {kind}, and no table uses it as a `base`, so it sets nothing{suggestion}"
+                ),
+                path,
+                location: at,
+            }
         })
         .collect()
 }

@@ -136,8 +136,16 @@ impl fmt::Display for Instances {
             for (i, setting) in instance.settings.iter().enumerate() {
                 let first = i == 0;
                 rows.push([
-                    if first { instance.kind.to_string() } else { String::new() },
-                    if first { instance.name.clone() } else { String::new() },
+                    if first {
+                        instance.kind.to_string()
+                    } else {
+                        String::new()
+                    },
+                    if first {
+                        instance.name.clone()
+                    } else {
+                        String::new()
+                    },
                     setting.key.to_owned(),
                     setting.value.to_string(),
                     setting.origin.to_string(),

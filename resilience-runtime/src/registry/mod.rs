@@ -167,7 +167,10 @@ impl Registry {
     fn state(&self) -> &RwLock<State> {
         let state = self.state.get_or_init(|| {
             let (state, conflicts) = State::declared(&DECLARATIONS);
-            *self.conflicts.lock().unwrap_or_else(PoisonError::into_inner) = conflicts;
+            *self
+                .conflicts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = conflicts;
             RwLock::new(state)
         });
         if !self.reported.swap(true, Ordering::AcqRel) {

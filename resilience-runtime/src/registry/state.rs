@@ -121,9 +121,9 @@ impl State {
         for declaration in sorted {
             macro_rules! declare {
                 ($policy:ty) => {
-                    if let Some(build) = <<$policy as Policy>::Config as Settings>::inline(
-                        &declaration.config,
-                    ) {
+                    if let Some(build) =
+                        <<$policy as Policy>::Config as Settings>::inline(&declaration.config)
+                    {
                         conflicts.extend(<$policy as Policy>::of_mut(&mut state).declare(
                             declaration.name,
                             declaration.site,
@@ -227,7 +227,9 @@ impl<P: Policy> Kind<P> {
                 );
                 let config = self.effective(&Layers::default(), name).config;
                 P::create(owned, config).unwrap_or_else(|error| {
-                    unreachable!("settings checked without the configuration were rejected: {error}")
+                    unreachable!(
+                        "settings checked without the configuration were rejected: {error}"
+                    )
                 })
             }
         };
