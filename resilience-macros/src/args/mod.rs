@@ -351,6 +351,7 @@ pub(crate) enum Value {
 }
 
 impl Value {
+    /// The value as an expression, given the runtime crate's path.
     pub(crate) fn tokens(&self, krate: &TokenStream) -> TokenStream {
         match self {
             Value::Expr(expr) => expr.clone(),
@@ -386,6 +387,7 @@ pub(crate) fn config(
 pub(crate) struct CratePath(Option<(String, TokenStream)>);
 
 impl CratePath {
+    /// Takes the path of one `crate = path`, or reports it.
     fn set(&mut self, arg: &Arg, errors: &mut Errors) {
         let Some(path) = errors.take(crate_path(&arg.value, arg)) else {
             return;
@@ -411,6 +413,7 @@ impl CratePath {
         }
     }
 
+    /// The path to write in the expansion.
     pub(crate) fn tokens(&self) -> TokenStream {
         match &self.0 {
             Some((_, tokens)) => tokens.clone(),
