@@ -95,9 +95,8 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.location {
-            Some(Location { line, column }) => write!(f, "line {line}, column {column}: ")?,
-            None => {}
+        if let Some(Location { line, column }) = self.location {
+            write!(f, "line {line}, column {column}: ")?;
         }
         if self.path.is_empty() {
             f.write_str(&self.message)
