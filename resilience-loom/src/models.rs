@@ -293,3 +293,30 @@ fn a_late_open_deadline_never_strands_a_circuit_reopened_after_a_reset() {
         );
     });
 }
+
+/// A reload lowers `failure_threshold` while failures are being recorded:
+/// one judged by the old settings, one by the new, and the circuit opens
+/// exactly once whichever comes first.
+#[test]
+fn failures_judged_by_old_and_new_settings_open_the_circuit_once() {
+    model(|| {
+        let machine = Arc::new(Machine::new());
+        let epoch = epoch_of(&machine);
+        machine.closed_failure(&timing(3, 1), epoch, &mut now());
+        let failures: Vec<_> = [3, 1]
+            .into_iter()
+            .map(|threshold| {
+                let machine = machine.clone();
+                thread::spawn(move || {
+                    machine.closed_failure(&timing(threshold, 1), epoch, &mut now())
+                })
+            })
+            .collect();
+        let opened = failures
+            .into_iter()
+            .filter_map(|failure| failure.join().unwrap())
+            .count();
+        assert_eq!(opened, 1);
+        assert_eq!(machine.load().phase(), Phase::Open);
+    });
+}
