@@ -17,6 +17,7 @@ use act::Act;
 use common::AppError;
 use resilience_runtime::bulkhead::BulkheadConfig;
 use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
+use resilience_runtime::config::Config;
 use resilience_runtime::rate_limiter::RateLimiterConfig;
 use resilience_runtime::retry::RetryConfig;
 use resilience_runtime::time_limiter::TimeLimiterConfig;
@@ -75,12 +76,17 @@ impl Crowd {
     }
 
     fn resize(&self, limit: usize) {
+        self.before_resize(limit);
         let bulkhead = self.bulkhead();
-        if limit > bulkhead.max_concurrent() {
-            self.ceiling.fetch_max(limit, SeqCst);
-        }
         let config = bulkhead.config().clone().max_concurrent(limit);
         bulkhead.reconfigure(config).unwrap();
+    }
+
+    /// Raises the ceiling before the bulkhead grows to `limit`.
+    fn before_resize(&self, limit: usize) {
+        if limit > self.bulkhead().max_concurrent() {
+            self.ceiling.fetch_max(limit, SeqCst);
+        }
     }
 
     /// Lowers the ceiling to the limit in force if a slot is free.
@@ -175,10 +181,16 @@ async fn a_bulkhead_and_a_rate_limiter_resized_under_async_load_hold_the_limit_i
         .collect();
     let resizer = tokio::spawn(async move {
         for (round, &limit) in LIMITS.iter().cycle().take(60).enumerate() {
-            ASYNC.resize(limit);
+            // Reloaded as an operator would: a whole configuration, applied.
             let max_tokens = [5, 50, 1, 20][round % 4];
-            let config = limiter.config().clone().max_tokens(max_tokens);
-            limiter.reconfigure(config).unwrap();
+            let file = format!(
+                "[bulkhead.reload-async]\nmax_concurrent = {limit}\nmax_wait = \"100ms\"\n\n[rate_limiter.reload-async]\nmax_tokens = {max_tokens}\n"
+            );
+            ASYNC.before_resize(limit);
+            registry()
+                .apply(&Config::from_toml_str(&file).unwrap())
+                .unwrap();
+            assert_eq!(ASYNC.bulkhead().max_concurrent(), limit);
             assert!(limiter.available_tokens() <= f64::from(max_tokens));
             for _ in 0..200 {
                 if ASYNC.settle() {

@@ -128,12 +128,17 @@ fn plan<P: Policy>(
     }
 }
 
-/// Gives every instance of a kind made so far its settings under `layers`.
+/// Gives each instance of a kind made so far whose settings `layers` change
+/// its new settings. The others are left alone, so settings given by hand
+/// to a policy's own `reconfigure` last until a configuration changes them.
 fn commit<P: Policy>(state: &State, layers: &Layers) {
     let kind = P::of(state);
     for (name, policy) in &kind.instances {
-        let config = kind.effective(layers, name).config;
-        if let Err(error) = policy.reconfigure(config) {
+        let new = kind.effective(layers, name).config;
+        if new == kind.effective(&state.file, name).config {
+            continue;
+        }
+        if let Err(error) = policy.reconfigure(new) {
             unreachable!("settings checked by `plan` were rejected: {error}");
         }
     }
