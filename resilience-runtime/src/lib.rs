@@ -45,6 +45,15 @@
 //! created while tokio's clock is paused (`start_paused`, `tokio::time::pause`)
 //! reads tokio's clock instead, so tests that advance it are exact.
 //!
+//! Named instances can be configured from a TOML file, and reloaded while
+//! the service runs: see [`config`]. Every named instance of the binary is
+//! known to the [`registry`] before any call, with its call sites and each
+//! setting's origin ([`Registry::instances`]).
+//!
+//! Optional features: `watch` (apply a configuration file again whenever it
+//! changes) and `tracing` (report applied and refused configurations as
+//! `tracing` events under the target `resilience`).
+//!
 //! See the README for every argument with its default.
 
 #![warn(missing_docs)]
