@@ -24,7 +24,7 @@ impl BulkheadArgs {
             let setting = match arg.key().as_str() {
                 "max_concurrent" => whole_number(&arg, 1, u64::from(u32::MAX)).map(|n| {
                     let n = n as usize;
-                    ("max_concurrent", quote_spanned!(span=> #n))
+                    ("max_concurrent", Value::from(quote_spanned!(span=> #n)))
                 }),
                 "max_wait" => duration(&arg).map(|d| ("max_wait", d)),
                 _ => {
@@ -33,7 +33,7 @@ impl BulkheadArgs {
                 }
             };
             if let Some((key, value)) = errors.take(setting) {
-                args.settings.push((key, value.into()));
+                args.settings.push((key, value));
             }
         });
         args

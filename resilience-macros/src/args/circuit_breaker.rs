@@ -71,7 +71,7 @@ impl CircuitBreakerArgs {
                 let count = |max: u64| {
                     whole_number(&arg, 1, max).map(|n| {
                         let n = n as u32;
-                        quote_spanned!(span=> #n)
+                        Value::from(quote_spanned!(span=> #n))
                     })
                 };
                 let setting = match key.as_str() {
@@ -92,14 +92,14 @@ impl CircuitBreakerArgs {
                     }
                     count(u64::from(u32::MAX))
                 }
-                "failure_rate_threshold" => fraction(&arg, "0.5", "half the calls in the window fail"),
+                "failure_rate_threshold" => fraction(&arg, "0.5", "half the calls in the window fail").map(Value::from),
                 "slow_call_rate_threshold" => {
                     given.slow_call_rate_threshold = Some(arg.name.span());
-                    fraction(&arg, "0.8", "80% of the calls in the window are slow")
+                    fraction(&arg, "0.8", "80% of the calls in the window are slow").map(Value::from)
                 }
                 "recovery_backoff" => number(&arg, "2.0").and_then(|factor| {
                     if factor >= 1.0 && factor.is_finite() {
-                        Ok(quote_spanned!(span=> #factor))
+                        Ok(Value::from(quote_spanned!(span=> #factor)))
                     } else {
                         Err(arg.error(format!(
                             "`recovery_backoff` must be a factor of at least 1.0, got {}; `2.0` doubles the open time each time the probes fail again",
@@ -153,7 +153,7 @@ impl CircuitBreakerArgs {
                         .iter()
                         .find(|known| **known == key)
                         .expect("a known argument");
-                    args.settings.push((key, value.into()));
+                    args.settings.push((key, value));
                 }
             },
         );

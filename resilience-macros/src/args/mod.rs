@@ -273,11 +273,11 @@ pub(crate) fn number(arg: &Arg, example: &str) -> syn::Result<f64> {
 
 /// A `Duration` expression: a literal string checked now, or any other
 /// expression of type `std::time::Duration`.
-pub(crate) fn duration(arg: &Arg) -> syn::Result<TokenStream> {
+pub(crate) fn duration(arg: &Arg) -> syn::Result<Value> {
     let key = arg.key();
     match literal(&arg.value) {
         Some((false, Lit::Str(text))) => match resilience_duration::parse_nanos(&text.value()) {
-            Ok(nanos) => Ok(quote_spanned!(text.span()=> ::core::time::Duration::from_nanos(#nanos))),
+            Ok(nanos) => Ok(quote_spanned!(text.span()=> ::core::time::Duration::from_nanos(#nanos)).into()),
             Err(reason) => Err(syn::Error::new(
                 text.span(),
                 format!(
@@ -291,10 +291,7 @@ pub(crate) fn duration(arg: &Arg) -> syn::Result<TokenStream> {
         Some(_) => Err(arg.error(format!(
             "expected a duration for `{key}`: a string such as `\"200ms\"` or an expression of type `std::time::Duration`"
         ))),
-        None => {
-            let value = &arg.value;
-            Ok(quote_spanned!(value.span()=> { let duration: ::core::time::Duration = #value; duration }))
-        }
+        None => Ok(Value::Duration(arg.value.clone())),
     }
 }
 
@@ -345,6 +342,9 @@ pub(crate) fn callable(arg: &Arg, example: &str) -> syn::Result<Expr> {
 pub(crate) enum Value {
     /// An expression, complete as it is.
     Expr(TokenStream),
+    /// An expression as the user wrote it, of type `std::time::Duration`;
+    /// kept apart from its type check so that its tokens are the user's alone.
+    Duration(Expr),
     /// A path inside the runtime crate, written after the crate's path: that
     /// is known only once every attribute of the stack is parsed.
     InCrate(TokenStream),
@@ -355,7 +355,19 @@ impl Value {
     pub(crate) fn tokens(&self, krate: &TokenStream) -> TokenStream {
         match self {
             Value::Expr(expr) => expr.clone(),
+            Value::Duration(value) => {
+                quote_spanned!(value.span()=> { let duration: ::core::time::Duration = #value; duration })
+            }
             Value::InCrate(path) => quote!(#krate::#path),
+        }
+    }
+
+    /// The expression as the user wrote it, for a setting that takes any
+    /// expression; the other values are built from literals.
+    pub(crate) fn written(&self) -> Option<&Expr> {
+        match self {
+            Value::Duration(value) => Some(value),
+            Value::Expr(_) | Value::InCrate(_) => None,
         }
     }
 }

@@ -30,11 +30,11 @@ impl RateLimiterArgs {
                 let setting = match arg.key().as_str() {
                     "max_tokens" => whole_number(&arg, 1, u64::from(u32::MAX)).map(|n| {
                         let n = n as u32;
-                        ("max_tokens", quote_spanned!(span=> #n))
+                        ("max_tokens", Value::from(quote_spanned!(span=> #n)))
                     }),
                     "refill_rate" => number(&arg, "50.0").and_then(|rate| {
                         if rate > 0.0 && rate.is_finite() {
-                            Ok(("refill_rate", quote_spanned!(span=> #rate)))
+                            Ok(("refill_rate", Value::from(quote_spanned!(span=> #rate))))
                         } else {
                             Err(arg.error(format!(
                             "`refill_rate` must be a positive number of tokens per second, got {}",
@@ -49,7 +49,7 @@ impl RateLimiterArgs {
                     }
                 };
                 if let Some((key, value)) = errors.take(setting) {
-                    args.settings.push((key, value.into()));
+                    args.settings.push((key, value));
                 }
             },
         );

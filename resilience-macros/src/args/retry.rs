@@ -52,7 +52,7 @@ impl RetryArgs {
                             } else {
                                 "max_delay"
                             },
-                            value.into(),
+                            value,
                         ));
                     }
                 }

@@ -33,7 +33,7 @@ impl TimeLimiterArgs {
                 if arg.name == "timeout" {
                     has_timeout = true;
                     if let Some(timeout) = errors.take(duration(&arg)) {
-                        args.settings.push(("timeout", timeout.into()));
+                        args.settings.push(("timeout", timeout));
                     }
                 } else {
                     args.name = errors.take(name(&arg));

@@ -10,11 +10,12 @@ mod bulkhead;
 mod circuit_breaker;
 mod fallback;
 mod handle;
+mod named;
 mod rate_limiter;
 mod retry;
 mod time_limiter;
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{GenericArgument, ItemFn, PathArguments, ReturnType, Type};
@@ -110,9 +111,10 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         .collect();
     let is_async = function.sig.asyncness.is_some();
     check_signature(&function, kind, &mut errors);
+    let outer = named::Outer::new(&function.sig);
     for (layer, span) in &layers {
         for (_, value) in layer.declared_settings() {
-            check_no_self(value, &mut errors);
+            outer.check(value, &mut errors);
         }
         if matches!(layer, Layer::TimeLimiter(_)) && !is_async {
             errors.at(
@@ -169,27 +171,6 @@ fn parse(
         Kind::Bulkhead => Layer::Bulkhead(BulkheadArgs::parse(args, krate, errors)),
         Kind::TimeLimiter => Layer::TimeLimiter(TimeLimiterArgs::parse(args, span, krate, errors)),
         Kind::Fallback => Layer::Fallback(FallbackArgs::parse(args, span, krate, errors)),
-    }
-}
-
-/// Reports each `Self` in a named policy's setting: its declaration builds
-/// the configuration in a `static` outside the function, where `Self` is not
-/// in scope (rustc would say only "can't use `Self` from outer item").
-fn check_no_self(value: &Value, errors: &mut Errors) {
-    fn walk(tokens: TokenStream, errors: &mut Errors) {
-        for token in tokens {
-            match token {
-                TokenTree::Ident(ident) if ident == "Self" => errors.at(
-                    ident.span(),
-                    "`Self` cannot be used in the arguments of a named policy: they are read at startup, outside the function; name the type instead, e.g. `MyType::DELAY`",
-                ),
-                TokenTree::Group(group) => walk(group.stream(), errors),
-                _ => {}
-            }
-        }
-    }
-    if let Value::Expr(expr) = value {
-        walk(expr.clone(), errors);
     }
 }
 
