@@ -140,7 +140,7 @@ pub(crate) fn parse(
         let key = name.to_string();
         if !known.contains(&key.as_str()) {
             recognised = false;
-            let suggestion = match closest(&key, known) {
+            let suggestion = match resilience_grammar::closest(&key, known) {
                 Some(known) => format!("; did you mean `{known}`?"),
                 None => String::new(),
             };
@@ -182,32 +182,6 @@ fn one_of(known: &[&str]) -> String {
         Some((last, _)) => last.clone(),
         None => "no arguments".into(),
     }
-}
-
-/// The known name a misspelt `key` most likely meant.
-fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|known| (edit_distance(key, known), *known))
-        .filter(|(distance, known)| *distance <= (known.len().max(key.len()) / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| known)
-}
-
-/// Levenshtein distance.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }
 
 /// Strips a literal out of a (possibly negated) expression.
@@ -276,7 +250,7 @@ pub(crate) fn number(arg: &Arg, example: &str) -> syn::Result<f64> {
 pub(crate) fn duration(arg: &Arg) -> syn::Result<Value> {
     let key = arg.key();
     match literal(&arg.value) {
-        Some((false, Lit::Str(text))) => match resilience_duration::parse_nanos(&text.value()) {
+        Some((false, Lit::Str(text))) => match resilience_grammar::duration::parse_nanos(&text.value()) {
             Ok(nanos) => Ok(quote_spanned!(text.span()=> ::core::time::Duration::from_nanos(#nanos)).into()),
             Err(reason) => Err(syn::Error::new(
                 text.span(),
@@ -299,7 +273,9 @@ pub(crate) fn duration(arg: &Arg) -> syn::Result<Value> {
 /// for an expression (or an invalid string, reported by [`duration`]).
 pub(crate) fn literal_nanos(arg: &Arg) -> Option<u64> {
     match literal(&arg.value) {
-        Some((false, Lit::Str(text))) => resilience_duration::parse_nanos(&text.value()).ok(),
+        Some((false, Lit::Str(text))) => {
+            resilience_grammar::duration::parse_nanos(&text.value()).ok()
+        }
         _ => None,
     }
 }

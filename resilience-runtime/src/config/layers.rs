@@ -309,25 +309,9 @@ fn check_table<C: Settings>(table: &Table, problems: &mut Vec<Problem>) -> Check
 
 /// "; did you mean `x`?" for the known word closest to `word`, if one is close.
 pub(crate) fn did_you_mean(word: &str, known: &[&str]) -> String {
-    closest(word, known).map_or(String::new(), |candidate| {
+    resilience_grammar::closest(word, known).map_or(String::new(), |candidate| {
         format!("; did you mean `{candidate}`?")
     })
-}
-
-/// The known word closest to `word`, if one is close; `max-tokens` is as
-/// close to `max_tokens` as the same word.
-pub(crate) fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    let normalised = word.replace('-', "_").to_lowercase();
-    known
-        .iter()
-        .map(|candidate| {
-            let distance =
-                edit_distance(word, candidate).min(edit_distance(&normalised, candidate));
-            (distance, *candidate)
-        })
-        .filter(|(distance, candidate)| *distance <= (candidate.len().max(word.len()) / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
 }
 
 /// "`a`, `b` or `c`".
@@ -338,20 +322,4 @@ pub(crate) fn listed(words: &[&str]) -> String {
         Some((last, _)) => last.clone(),
         None => "nothing".into(),
     }
-}
-
-/// Levenshtein distance.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }

@@ -30,7 +30,7 @@ impl fmt::Display for Value {
         match self {
             Value::Count(n) => write!(f, "{n}"),
             Value::Number(x) => write!(f, "{x:?}"),
-            Value::Duration(d) => write!(f, "\"{}\"", resilience_duration::format(*d)),
+            Value::Duration(d) => write!(f, "\"{}\"", resilience_grammar::duration::format(*d)),
             Value::Jitter(Jitter::None) => f.write_str("0.0"),
             Value::Jitter(Jitter::Fraction(x)) => write!(f, "{x:?}"),
             Value::Jitter(Jitter::Full) => f.write_str("\"full\""),
@@ -134,7 +134,7 @@ impl Type {
                 "expected a number, found {}; e.g. `{key} = {example}`",
                 other.describe()
             )),
-            (Type::Duration { nonzero }, Raw::Text(text)) => match resilience_duration::parse(text) {
+            (Type::Duration { nonzero }, Raw::Text(text)) => match resilience_grammar::duration::parse(text) {
                 Ok(duration) if nonzero && duration.is_zero() => {
                     Err(format!("must be longer than zero; e.g. `{key} = {example}`"))
                 }

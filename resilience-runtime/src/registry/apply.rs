@@ -2,7 +2,7 @@
 //! takes effect, or none of it.
 
 use super::{each_kind, Policy, Registry, State};
-use crate::config::layers::{closest, did_you_mean, Layers, DEFAULT};
+use crate::config::layers::{did_you_mean, Layers, DEFAULT};
 use crate::config::schema::Settings;
 use crate::config::{ApplyReport, Change, Config, ConfigErrors, PolicyKind, Problem};
 use crate::event::{emit, Event};
@@ -170,7 +170,7 @@ fn unused_tables(state: &State, layers: &Layers) -> Vec<Problem> {
                 suggestion = PolicyKind::ALL
                     .into_iter()
                     .filter(|other| *other != kind)
-                    .find_map(|other| closest(name, &known(other)).map(|found| (other, found)))
+                    .find_map(|other| resilience_grammar::closest(name, &known(other)).map(|found| (other, found)))
                     .map_or(String::new(), |(other, found)| {
                         format!("; did you mean `[{other}.{found}]`?")
                     });

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use resilience_duration::{format, parse};
+use resilience_grammar::duration::{format, parse};
 
 const NS: u64 = 1;
 const US: u64 = 1_000;

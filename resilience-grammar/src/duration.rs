@@ -1,15 +1,5 @@
-//! The one duration grammar of `resilience-runtime`: a number and a unit,
-//! repeated (`"200ms"`, `"1.5s"`, `"1m30s"`, `"1h 2m"`). The attributes check
-//! their string literals with it at compile time, and configuration files are
-//! read with it at run time, so both accept exactly the same text.
-//!
-//! ```
-//! use std::time::Duration;
-//!
-//! assert_eq!(resilience_duration::parse("1m30s"), Ok(Duration::from_secs(90)));
-//! assert_eq!(resilience_duration::format(Duration::from_millis(1500)), "1s500ms");
-//! assert_eq!(resilience_duration::parse("10").unwrap_err(), "`10` has no unit");
-//! ```
+//! Durations: a number and a unit, repeated (`"200ms"`, `"1.5s"`, `"1m30s"`,
+//! `"1h 2m"`).
 
 use std::time::Duration;
 
