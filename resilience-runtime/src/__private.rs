@@ -145,10 +145,10 @@ pub fn body_async<R, F: AsyncFnMut() -> R>(body: F) -> F {
 /// A call site's handle on its policy instance, resolved on the first call.
 pub type Handle<P> = OnceLock<Arc<P>>;
 
-/// The named instance for a call site (registry configuration, else `config`).
+/// The named instance a call site declares, with the settings in force.
 #[cold]
-pub fn named<P: Policy>(name: &'static str, config: P::Config, site: CallSite) -> Arc<P> {
-    crate::registry::resolve(name, config, site)
+pub fn named<P: Policy>(declaration: &'static Declaration) -> Arc<P> {
+    crate::registry().resolve(declaration)
 }
 
 /// A call site's own instance.

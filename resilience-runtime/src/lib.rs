@@ -99,7 +99,7 @@ pub use time_limiter::TimeLimiter;
 /// | `max_delay` | none | the longest wait |
 /// | `jitter` | 0.0 | a fraction in `[0, 1]` applied as `+-jitter * wait`, or `"full"`, `"equal"`, `"decorrelated"` |
 /// | `on` | every error | a `fn(&E) -> bool` choosing the errors to retry |
-/// | `name` | the function's name | a named retry is shared and counted in the registry |
+/// | `name` | none: the function's own instance | a named retry is shared, listed by the registry and configurable from a file |
 pub use resilience_macros::retry;
 
 /// Stops calling a failing dependency until it has had time to recover.
@@ -146,7 +146,7 @@ pub use resilience_macros::bulkhead;
 /// | argument | default | meaning |
 /// |---|---|---|
 /// | `timeout` | required | the longest a call may take |
-/// | `name` | the function's name | a named time limiter is shared and counted in the registry |
+/// | `name` | none: the function's own instance | a named time limiter is shared, listed by the registry and configurable from a file |
 ///
 /// Not for sync functions: a running sync body cannot be cancelled.
 pub use resilience_macros::time_limiter;

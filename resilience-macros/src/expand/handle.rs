@@ -84,7 +84,7 @@ pub(crate) fn instance(
                         config: #p::InlineConfig::#policy(|| #config),
                     };
                 ),
-                quote_spanned!(at=> #p::named::<#krate::#policy>(#name, #config, #call_site)),
+                quote_spanned!(at=> #p::named::<#krate::#policy>(&DECLARATION)),
             )
         }
         None => (

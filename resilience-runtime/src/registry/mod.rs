@@ -24,7 +24,7 @@ use crate::bulkhead::BulkheadConfig;
 use crate::circuit_breaker::CircuitBreakerConfig;
 use crate::config::schema::Settings;
 use crate::config::{ConfigError, PolicyKind};
-use crate::declaration::DECLARATIONS;
+use crate::declaration::{Declaration, DECLARATIONS};
 use crate::event::{self, emit, Event, ListenerId};
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
@@ -224,19 +224,21 @@ impl Registry {
     /// The instance for an annotated call site: the declared one, made now if
     /// need be. A site missing from the link-time list (a platform without
     /// one) declares itself here.
-    pub(crate) fn resolve<P: Policy>(
-        &self,
-        name: &'static str,
-        config: P::Config,
-        site: crate::registry::CallSite,
-    ) -> Arc<P> {
+    pub(crate) fn resolve<P: Policy>(&self, declaration: &'static Declaration) -> Arc<P> {
         let declared = P::of(&self.read())
             .declared
-            .get(name)
-            .is_some_and(|declared| declared.sites.contains(&site));
+            .get(declaration.name)
+            .is_some_and(|declared| declared.sites.contains(&declaration.site));
         if !declared {
-            let keys = changed_keys(&config);
-            let conflict = P::of_mut(&mut self.write()).declare(name, site, &keys, config);
+            let Some(build) = <P::Config as Settings>::inline(&declaration.config) else {
+                unreachable!("a call site declared its policy as another kind");
+            };
+            let conflict = P::of_mut(&mut self.write()).declare(
+                declaration.name,
+                declaration.site,
+                declaration.keys,
+                build(),
+            );
             if let Some(conflict) = conflict {
                 self.conflicts
                     .lock()
@@ -245,19 +247,8 @@ impl Registry {
                 announce(&conflict);
             }
         }
-        self.get_or_create(name)
+        self.get_or_create(declaration.name)
     }
-}
-
-/// The keys of `config` that differ from the defaults: a late call site's
-/// inline arguments, as far as they can be told.
-fn changed_keys<C: Settings>(config: &C) -> Vec<&'static str> {
-    let default = C::default();
-    C::keys()
-        .iter()
-        .filter(|key| (key.get)(config) != (key.get)(&default))
-        .map(|key| key.name)
-        .collect()
 }
 
 fn announce(conflict: &Conflict) {
@@ -273,9 +264,11 @@ pub struct CallSite {
     pub function: &'static str,
     /// The source file of the attribute.
     pub file: &'static str,
-    /// Its line.
+    /// Its line. For a stack of attributes, the outermost one's: the stack
+    /// expands as one, and a macro cannot tell each attribute's own line on
+    /// the Rust versions this crate supports.
     pub line: u32,
-    /// Its column.
+    /// Its column, likewise.
     pub column: u32,
 }
 
@@ -315,11 +308,6 @@ impl fmt::Display for Conflict {
             self.kind, self.name, self.first, self.second, self.first_config, self.second_config
         )
     }
-}
-
-/// The named instance for a call site (see [`Registry::resolve`]).
-pub(crate) fn resolve<P: Policy>(name: &'static str, config: P::Config, site: CallSite) -> Arc<P> {
-    registry().resolve(name, config, site)
 }
 
 /// Unwraps a policy built from a configuration that was already checked: by
