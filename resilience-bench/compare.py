@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Prints, for each of our cases, the median at the old and the new revision
-(the lowest of the rounds, the usual guard against a noisy neighbour) and the
-difference, from the criterion folders `compare` gathered."""
+"""Prints, for each case (peers included, as a control: their code is the
+same at both revisions), its overhead over the bare call at the old
+and at the new revision, and the difference, from the criterion folders
+`compare` gathered. The overhead is taken within each round (our median
+minus the same round's baseline), which cancels the drift of the machine
+between runs; of the rounds, the lowest is kept."""
 
 import json
 import pathlib
@@ -10,18 +13,31 @@ import sys
 root, rounds = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 
 
-def medians(side):
+def overheads(side):
     found = {}
     for round in range(1, rounds + 1):
-        for estimates in (root / f"{side}-{round}").glob("*/*/new/estimates.json"):
-            case = f"{estimates.parts[-4]}/{estimates.parts[-3]}"
-            ns = json.loads(estimates.read_text())["median"]["point_estimate"]
-            found[case] = min(ns, found.get(case, ns))
+        folder = root / f"{side}-{round}"
+        for group in folder.iterdir():
+            def median(bench):
+                estimates = group / bench / "new" / "estimates.json"
+                if not estimates.exists():
+                    return None
+                return json.loads(estimates.read_text())["median"]["point_estimate"]
+
+            baseline = median("baseline")
+            if baseline is None:
+                continue
+            for bench in group.iterdir():
+                if bench.name == "baseline" or median(bench.name) is None:
+                    continue
+                case = f"{group.name}/{bench.name}"
+                overhead = median(bench.name) - baseline
+                found[case] = min(overhead, found.get(case, overhead))
     return found
 
 
-before, after = medians("before"), medians("after")
-print(f"| case | before | after | difference |\n|---|---|---|---|")
+before, after = overheads("before"), overheads("after")
+print("| case | overhead before | overhead after | difference |\n|---|---|---|---|")
 for case in sorted(before.keys() & after.keys()):
     old, new = before[case], after[case]
     print(f"| `{case}` | {old:.1f} ns | {new:.1f} ns | {new - old:+.1f} ns |")

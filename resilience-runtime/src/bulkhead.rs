@@ -112,6 +112,7 @@ impl Bulkhead {
     }
 
     /// The bulkhead's settings in force now.
+    #[inline]
     pub fn config(&self) -> &BulkheadConfig {
         self.config.get()
     }

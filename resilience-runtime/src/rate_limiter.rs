@@ -157,6 +157,7 @@ impl RateLimiter {
     }
 
     /// The limiter's settings in force now.
+    #[inline]
     pub fn config(&self) -> &RateLimiterConfig {
         &self.settings.get().config
     }

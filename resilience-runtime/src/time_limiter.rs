@@ -82,6 +82,7 @@ impl TimeLimiter {
     }
 
     /// The limiter's settings in force now.
+    #[inline]
     pub fn config(&self) -> &TimeLimiterConfig {
         self.config.get()
     }
@@ -117,7 +118,7 @@ impl TimeLimiter {
     /// one clock read.
     #[inline]
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
-        let timeout = self.config().timeout;
+        let timeout = self.config.get().timeout;
         let Some(deadline) = Instant::now().checked_add(timeout) else {
             // Beyond the clock's range: no deadline can pass.
             return Ok(future.await);

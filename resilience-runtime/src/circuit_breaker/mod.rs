@@ -183,6 +183,7 @@ impl CircuitBreaker {
     }
 
     /// The breaker's settings in force now.
+    #[inline]
     pub fn config(&self) -> &CircuitBreakerConfig {
         &self.settings.get().config
     }

@@ -10,10 +10,23 @@ pub(super) struct Settings {
     pub(super) timing: Timing,
     /// Two windows, so that a close starts a fresh one while late results of
     /// the state that ended still land in the old one.
-    pub(super) windows: Option<[Window; 2]>,
+    pub(super) windows: Option<Lines<[Window; 2]>>,
     pub(super) slow_nanos: Option<u64>,
     pub(super) judged_from: u32,
     pub(super) config: CircuitBreakerConfig,
+}
+
+/// Whole cache lines of their own: every call writes the windows, and every
+/// call reads the settings beside them, which must not bounce between cores
+/// with those writes.
+#[repr(align(64))]
+pub(super) struct Lines<T>(T);
+
+impl<T> std::ops::Deref for Lines<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 impl Settings {
@@ -21,7 +34,7 @@ impl Settings {
     pub(super) fn new(config: CircuitBreakerConfig) -> Self {
         let windows = config
             .has_window()
-            .then(|| [empty(&config), empty(&config)]);
+            .then(|| Lines([empty(&config), empty(&config)]));
         Settings::with(config, windows)
     }
 
@@ -29,16 +42,18 @@ impl Settings {
     /// the same kind keeps the outcomes that fit in its new size; a window of
     /// the other kind, or one that did not exist, starts empty.
     pub(super) fn following(&self, config: CircuitBreakerConfig, now: u64) -> Self {
-        let windows = config.has_window().then(|| match &self.windows {
-            Some(windows) => windows
-                .each_ref()
-                .map(|window| carried(window, &config, now)),
-            None => [empty(&config), empty(&config)],
+        let windows = config.has_window().then(|| {
+            Lines(match &self.windows {
+                Some(windows) => windows
+                    .each_ref()
+                    .map(|window| carried(window, &config, now)),
+                None => [empty(&config), empty(&config)],
+            })
         });
         Settings::with(config, windows)
     }
 
-    fn with(config: CircuitBreakerConfig, windows: Option<[Window; 2]>) -> Self {
+    fn with(config: CircuitBreakerConfig, windows: Option<Lines<[Window; 2]>>) -> Self {
         Settings {
             timing: Timing {
                 failure_threshold: config.failure_threshold,

@@ -153,6 +153,7 @@ impl Retry {
     }
 
     /// The policy's settings in force now.
+    #[inline]
     pub fn config(&self) -> &RetryConfig {
         self.config.get()
     }
