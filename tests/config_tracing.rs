@@ -38,11 +38,10 @@ impl Subscriber for Captured {
         let mut message = Message(String::new());
         event.record(&mut message);
         let metadata = event.metadata();
-        self.0.lock().unwrap().push((
-            metadata.target().to_owned(),
-            *metadata.level(),
-            message.0,
-        ));
+        self.0
+            .lock()
+            .unwrap()
+            .push((metadata.target().to_owned(), *metadata.level(), message.0));
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
@@ -65,15 +64,25 @@ fn applied_and_refused_configurations_are_traced() {
     let seen: Vec<(&str, Level, &str)> = events
         .iter()
         .map(|(target, level, message)| {
-            (target.as_str(), *level, message.lines().next().unwrap_or(""))
+            (
+                target.as_str(),
+                *level,
+                message.lines().next().unwrap_or(""),
+            )
         })
         .collect();
     assert_eq!(
         seen,
         [
             ("resilience", Level::INFO, "configuration applied"),
-            ("resilience", Level::WARN, "configuration refused, nothing changed"),
+            (
+                "resilience",
+                Level::WARN,
+                "configuration refused, nothing changed"
+            ),
         ]
     );
-    assert!(events[1].2.contains("`circuit_breaker.traced-breaker.minimum_calls`"));
+    assert!(events[1]
+        .2
+        .contains("`circuit_breaker.traced-breaker.minimum_calls`"));
 }

@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use crate::config::{check, ConfigError};
 use crate::event::{emit, Event};
 use crate::live::Live;
+use crate::own_line::OwnLine;
 use crate::stats::Counter;
 use crate::{Error, Name};
 
@@ -78,7 +79,7 @@ impl BulkheadConfig {
 #[derive(Debug)]
 pub struct Bulkhead {
     /// Free slots; below zero after a shrink, by the calls running over the limit.
-    available: AtomicIsize,
+    available: OwnLine<AtomicIsize>,
     async_waiters: AtomicUsize,
     sync_waiters: AtomicUsize,
     notify: Notify,
@@ -94,7 +95,7 @@ impl Bulkhead {
     pub fn new(name: impl Into<Name>, config: BulkheadConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Bulkhead {
-            available: AtomicIsize::new(slots(config.max_concurrent)),
+            available: OwnLine(AtomicIsize::new(slots(config.max_concurrent))),
             async_waiters: AtomicUsize::new(0),
             sync_waiters: AtomicUsize::new(0),
             notify: Notify::new(),

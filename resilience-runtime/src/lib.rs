@@ -67,6 +67,7 @@ mod error;
 pub mod event;
 mod live;
 mod name;
+mod own_line;
 pub mod rate_limiter;
 mod registry;
 pub mod retry;

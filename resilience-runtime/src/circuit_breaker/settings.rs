@@ -5,28 +5,17 @@ use super::machine::Timing;
 use super::window::{CountWindow, TimeWindow, Window};
 use super::CircuitBreakerConfig;
 use crate::clock::saturating_nanos;
+use crate::own_line::OwnLine;
 
 pub(super) struct Settings {
     pub(super) timing: Timing,
     /// Two windows, so that a close starts a fresh one while late results of
-    /// the state that ended still land in the old one.
-    pub(super) windows: Option<Lines<[Window; 2]>>,
+    /// the state that ended still land in the old one; every call writes
+    /// them, and reads the fields beside them.
+    pub(super) windows: Option<OwnLine<[Window; 2]>>,
     pub(super) slow_nanos: Option<u64>,
     pub(super) judged_from: u32,
     pub(super) config: CircuitBreakerConfig,
-}
-
-/// Whole cache lines of their own: every call writes the windows, and every
-/// call reads the settings beside them, which must not bounce between cores
-/// with those writes.
-#[repr(align(64))]
-pub(super) struct Lines<T>(T);
-
-impl<T> std::ops::Deref for Lines<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
 }
 
 impl Settings {
@@ -34,7 +23,7 @@ impl Settings {
     pub(super) fn new(config: CircuitBreakerConfig) -> Self {
         let windows = config
             .has_window()
-            .then(|| Lines([empty(&config), empty(&config)]));
+            .then(|| OwnLine([empty(&config), empty(&config)]));
         Settings::with(config, windows)
     }
 
@@ -43,7 +32,7 @@ impl Settings {
     /// the other kind, or one that did not exist, starts empty.
     pub(super) fn following(&self, config: CircuitBreakerConfig, now: u64) -> Self {
         let windows = config.has_window().then(|| {
-            Lines(match &self.windows {
+            OwnLine(match &self.windows {
                 Some(windows) => windows
                     .each_ref()
                     .map(|window| carried(window, &config, now)),
@@ -53,7 +42,7 @@ impl Settings {
         Settings::with(config, windows)
     }
 
-    fn with(config: CircuitBreakerConfig, windows: Option<Lines<[Window; 2]>>) -> Self {
+    fn with(config: CircuitBreakerConfig, windows: Option<OwnLine<[Window; 2]>>) -> Self {
         Settings {
             timing: Timing {
                 failure_threshold: config.failure_threshold,
