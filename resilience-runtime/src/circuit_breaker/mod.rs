@@ -293,7 +293,8 @@ impl CircuitBreaker {
         // The common case, kept small enough to inline into every call site:
         // a CLOSED circuit that times nothing.
         let word = self.machine.load();
-        if self.settings.get().slow_nanos.is_none() {
+        let settings = self.settings.get();
+        if settings.slow_nanos.is_none() {
             if let Phase::Closed { .. } = word.phase() {
                 let pass = Pass::Counted {
                     epoch: word.epoch(),
@@ -306,11 +307,12 @@ impl CircuitBreaker {
                 });
             }
         }
-        self.acquire_slow()
+        self.acquire_slow(settings)
     }
 
-    fn acquire_slow(&self) -> Result<CircuitPermit<'_>, Error> {
-        let settings = self.settings.get();
+    // The settings block read once per call: a reload between two reads
+    // would judge one call by two settings.
+    fn acquire_slow(&self, settings: &Settings) -> Result<CircuitPermit<'_>, Error> {
         let mut now = self.now();
         match self
             .machine
