@@ -135,9 +135,13 @@ impl Machine {
         // Each turn makes a transition or returns; two are the most that can be due.
         for _ in 0..4 {
             let word = self.load();
-            let timed = matches!(word.phase(), Phase::Open)
-                || matches!(word.phase(), Phase::HalfOpen { .. })
-                    && timing.half_open_wait.is_some();
+            // The timing is read in the one phase that needs it, so that the
+            // OPEN path does not load it up front.
+            let timed = match word.phase() {
+                Phase::Open => true,
+                Phase::HalfOpen { .. } => timing.half_open_wait.is_some(),
+                _ => false,
+            };
             if !timed {
                 return word;
             }
