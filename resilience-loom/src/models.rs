@@ -155,22 +155,28 @@ fn the_last_probe_success_closes_once() {
     });
 }
 
+/// Records one failure on each of two threads, each judged against its own
+/// `failure_threshold`; how many of them opened the circuit.
+fn failures_that_open(machine: &Arc<Machine>, epoch: u32, thresholds: [u32; 2]) -> usize {
+    let failures: Vec<_> = thresholds
+        .into_iter()
+        .map(|threshold| {
+            let machine = machine.clone();
+            thread::spawn(move || machine.closed_failure(&timing(threshold, 1), epoch, &mut now()))
+        })
+        .collect();
+    failures
+        .into_iter()
+        .filter_map(|failure| failure.join().unwrap())
+        .count()
+}
+
 #[test]
 fn concurrent_failures_open_the_circuit_exactly_once() {
     model(|| {
         let machine = Arc::new(Machine::new());
         let epoch = epoch_of(&machine);
-        let failures: Vec<_> = (0..2)
-            .map(|_| {
-                let machine = machine.clone();
-                thread::spawn(move || machine.closed_failure(&timing(2, 1), epoch, &mut now()))
-            })
-            .collect();
-        let opened = failures
-            .into_iter()
-            .filter_map(|failure| failure.join().unwrap())
-            .count();
-        assert_eq!(opened, 1);
+        assert_eq!(failures_that_open(&machine, epoch, [2, 2]), 1);
         assert_eq!(machine.load().phase(), Phase::Open);
     });
 }
@@ -303,20 +309,7 @@ fn failures_judged_by_old_and_new_settings_open_the_circuit_once() {
         let machine = Arc::new(Machine::new());
         let epoch = epoch_of(&machine);
         machine.closed_failure(&timing(3, 1), epoch, &mut now());
-        let failures: Vec<_> = [3, 1]
-            .into_iter()
-            .map(|threshold| {
-                let machine = machine.clone();
-                thread::spawn(move || {
-                    machine.closed_failure(&timing(threshold, 1), epoch, &mut now())
-                })
-            })
-            .collect();
-        let opened = failures
-            .into_iter()
-            .filter_map(|failure| failure.join().unwrap())
-            .count();
-        assert_eq!(opened, 1);
+        assert_eq!(failures_that_open(&machine, epoch, [3, 1]), 1);
         assert_eq!(machine.load().phase(), Phase::Open);
     });
 }

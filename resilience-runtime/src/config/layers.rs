@@ -145,28 +145,42 @@ impl Layers {
                 });
                 continue;
             }
-            let mut chain = vec![name.as_str()];
-            let mut next = Some(base);
-            while let Some(current) = next {
-                if chain.contains(&current.as_str()) {
-                    chain.push(current);
-                    problems.push(Problem {
-                        path: path.clone(),
-                        location: at,
-                        message: format!(
-                            "circular base: {}; a chain of bases must end in a table without one",
-                            chain.join(" -> ")
-                        ),
-                    });
-                    break;
-                }
-                chain.push(current);
-                next = self
-                    .tables
-                    .get(&(*kind, current.clone()))
-                    .and_then(|table| table.base.as_ref());
+            if let Err(walked) = self.chain(*kind, name) {
+                problems.push(Problem {
+                    path,
+                    location: at,
+                    message: format!(
+                        "circular base: {}; a chain of bases must end in a table without one",
+                        walked.join(" -> ")
+                    ),
+                });
             }
         }
+    }
+
+    /// The tables of `name` and of its `base` chain, itself first, as far
+    /// as they exist; `Err` with the names walked when the chain comes back
+    /// on itself.
+    fn chain<'a>(
+        &'a self,
+        kind: PolicyKind,
+        name: &str,
+    ) -> Result<Vec<(&'a str, &'a Checked)>, Vec<&'a str>> {
+        let mut chain: Vec<(&'a str, &'a Checked)> = Vec::new();
+        let mut next = Some(name);
+        while let Some(current) = next {
+            if let Some((again, _)) = chain.iter().find(|(seen, _)| *seen == current) {
+                let mut walked: Vec<&str> = chain.iter().map(|(seen, _)| *seen).collect();
+                walked.push(again);
+                return Err(walked);
+            }
+            let Some((key, table)) = self.tables.get_key_value(&(kind, current.to_owned())) else {
+                break;
+            };
+            chain.push((key.1.as_str(), table));
+            next = table.base.as_deref();
+        }
+        Ok(chain)
     }
 
     /// The `(kind, name)` of every table but the `default` ones, and where it is.
@@ -223,24 +237,13 @@ impl Layers {
                 }
             }
         }
-        if name != DEFAULT {
-            let mut chain = Vec::new();
-            let mut next = Some(name.to_owned());
-            while let Some(current) = next.take() {
-                let Some(table) = self.tables.get(&(C::KIND, current.clone())) else {
-                    break;
-                };
-                if chain.iter().any(|(seen, _)| *seen == current) {
-                    break;
-                }
-                next.clone_from(&table.base);
-                chain.push((current, table));
-            }
-            for (table_name, table) in chain.iter().rev() {
+        // `read` refused every circular chain.
+        if let (false, Ok(chain)) = (name == DEFAULT, self.chain(C::KIND, name)) {
+            for (table_name, table) in chain.into_iter().rev() {
                 let origin = if table_name == name {
                     Origin::Table
                 } else {
-                    Origin::Base(table_name.clone())
+                    Origin::Base(table_name.to_owned())
                 };
                 lay(&mut config, &mut origins, table, origin);
             }

@@ -53,6 +53,15 @@ pub(crate) enum Raw {
 }
 
 impl Raw {
+    /// The value as a number, if it is one.
+    fn number(&self) -> Option<f64> {
+        match self {
+            Raw::Integer(n) => Some(*n as f64),
+            Raw::Float(x) => Some(*x),
+            _ => None,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Raw::Integer(n) => format!("the number `{n}`"),
@@ -128,8 +137,9 @@ impl Type {
                 "expected a whole number, found {}; e.g. `{key} = {example}`",
                 other.describe()
             )),
-            (Type::Number(range), Raw::Integer(n)) => range.check(*n as f64).map(Value::Number),
-            (Type::Number(range), Raw::Float(x)) => range.check(*x).map(Value::Number),
+            (Type::Number(range), Raw::Integer(_) | Raw::Float(_)) => range
+                .check(raw.number().unwrap_or_default())
+                .map(Value::Number),
             (Type::Number(_), other) => Err(format!(
                 "expected a number, found {}; e.g. `{key} = {example}`",
                 other.describe()
@@ -144,11 +154,7 @@ impl Type {
                 )),
             },
             (Type::Duration { .. }, Raw::Integer(_) | Raw::Float(_)) => {
-                let digits = match raw {
-                    Raw::Integer(n) => n.to_string(),
-                    Raw::Float(x) => x.to_string(),
-                    _ => unreachable!(),
-                };
+                let digits = raw.number().unwrap_or_default();
                 Err(format!(
                     "a duration needs a unit; write `{key} = \"{digits}s\"` for seconds or `\"{digits}ms\"` for milliseconds"
                 ))
@@ -158,11 +164,7 @@ impl Type {
                 other.describe()
             )),
             (Type::Jitter, Raw::Integer(_) | Raw::Float(_)) => {
-                let x = match raw {
-                    Raw::Integer(n) => *n as f64,
-                    Raw::Float(x) => *x,
-                    _ => unreachable!(),
-                };
+                let x = raw.number().unwrap_or_default();
                 if (0.0..=1.0).contains(&x) {
                     Ok(Value::Jitter(if x == 0.0 {
                         Jitter::None

@@ -2,7 +2,7 @@
 //! takes effect, or none of it.
 
 use super::{each_kind, Policy, Registry, State};
-use crate::config::layers::{did_you_mean, Layers, DEFAULT};
+use crate::config::layers::{did_you_mean, Layers};
 use crate::config::schema::Settings;
 use crate::config::{ApplyReport, Change, Config, ConfigErrors, PolicyKind, Problem};
 use crate::event::{emit, Event};
@@ -146,22 +146,10 @@ fn commit<P: Policy>(state: &State, layers: &Layers) {
 
 /// Tables that name no declared instance and serve as nobody's base.
 fn unused_tables(state: &State, layers: &Layers) -> Vec<Problem> {
-    let known = |kind: PolicyKind| -> Vec<&str> {
-        macro_rules! names {
-            ($policy:ty) => {
-                if <<$policy as Policy>::Config as Settings>::KIND == kind {
-                    return <$policy as Policy>::of(state).names();
-                }
-            };
-        }
-        each_kind!(names);
-        Vec::new()
-    };
+    let known = |kind| state.names(kind);
     layers
         .named()
-        .filter(|(kind, name, _)| {
-            !known(*kind).contains(name) && !layers.is_base(*kind, name) && *name != DEFAULT
-        })
+        .filter(|(kind, name, _)| !known(*kind).contains(name) && !layers.is_base(*kind, name))
         .map(|(kind, name, at)| {
             let path = format!("{kind}.{name}");
             // A misspelt name, else a table under the wrong kind.
@@ -170,7 +158,9 @@ fn unused_tables(state: &State, layers: &Layers) -> Vec<Problem> {
                 suggestion = PolicyKind::ALL
                     .into_iter()
                     .filter(|other| *other != kind)
-                    .find_map(|other| resilience_grammar::closest(name, &known(other)).map(|found| (other, found)))
+                    .find_map(|other| {
+                        resilience_grammar::closest(name, &known(other)).map(|found| (other, found))
+                    })
                     .map_or(String::new(), |(other, found)| {
                         format!("; did you mean `[{other}.{found}]`?")
                     });

@@ -173,7 +173,7 @@ impl Registry {
                 .unwrap_or_else(PoisonError::into_inner) = conflicts;
             RwLock::new(state)
         });
-        if !self.reported.swap(true, Ordering::AcqRel) {
+        if !self.reported.load(Ordering::Acquire) && !self.reported.swap(true, Ordering::AcqRel) {
             let conflicts = self
                 .conflicts
                 .lock()

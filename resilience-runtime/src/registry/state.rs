@@ -10,7 +10,7 @@ use crate::bulkhead::BulkheadConfig;
 use crate::circuit_breaker::CircuitBreakerConfig;
 use crate::config::layers::{Effective, Inline, Layers};
 use crate::config::schema::Settings;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, PolicyKind};
 use crate::declaration::Declaration;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
@@ -86,7 +86,7 @@ pub struct State {
 /// The registry's part for one kind of policy.
 #[doc(hidden)]
 pub struct Kind<P: Policy> {
-    pub(crate) declared: BTreeMap<String, Declared<P::Config>>,
+    pub(crate) declared: BTreeMap<&'static str, Declared<P::Config>>,
     pub(crate) code: BTreeMap<String, P::Config>,
     pub(crate) instances: BTreeMap<String, Arc<P>>,
 }
@@ -103,9 +103,8 @@ impl<P: Policy> Default for Kind<P> {
 
 /// The call sites that name one instance; the first one's inline arguments are used.
 pub(crate) struct Declared<C> {
-    pub(crate) name: &'static str,
     pub(crate) sites: Vec<CallSite>,
-    pub(crate) keys: Vec<&'static str>,
+    pub(crate) keys: &'static [&'static str],
     pub(crate) config: C,
 }
 
@@ -139,22 +138,34 @@ impl State {
     }
 }
 
+impl State {
+    /// Every name a kind knows, sorted.
+    pub(crate) fn names(&self, kind: PolicyKind) -> Vec<&str> {
+        match kind {
+            PolicyKind::Retry => self.retries.names(),
+            PolicyKind::CircuitBreaker => self.circuit_breakers.names(),
+            PolicyKind::RateLimiter => self.rate_limiters.names(),
+            PolicyKind::Bulkhead => self.bulkheads.names(),
+            PolicyKind::TimeLimiter => self.time_limiters.names(),
+        }
+    }
+}
+
 impl<P: Policy> Kind<P> {
     /// Adds a call site for `name`; a conflict if an earlier one configures it differently.
     pub(crate) fn declare(
         &mut self,
         name: &'static str,
         site: CallSite,
-        keys: &[&'static str],
+        keys: &'static [&'static str],
         config: P::Config,
     ) -> Option<Conflict> {
         let Some(declared) = self.declared.get_mut(name) else {
             self.declared.insert(
-                name.to_owned(),
+                name,
                 Declared {
-                    name,
                     sites: vec![site],
-                    keys: keys.to_vec(),
+                    keys,
                     config,
                 },
             );
@@ -186,9 +197,9 @@ impl<P: Policy> Kind<P> {
         let mut names: Vec<&str> = self
             .declared
             .keys()
-            .chain(self.code.keys())
-            .chain(self.instances.keys())
-            .map(String::as_str)
+            .copied()
+            .chain(self.code.keys().map(String::as_str))
+            .chain(self.instances.keys().map(String::as_str))
             .collect();
         names.sort_unstable();
         names.dedup();
@@ -199,7 +210,7 @@ impl<P: Policy> Kind<P> {
     pub(crate) fn effective(&self, file: &Layers, name: &str) -> Effective<P::Config> {
         let inline = self.declared.get(name).map(|declared| Inline {
             config: &declared.config,
-            keys: &declared.keys,
+            keys: declared.keys,
             site: declared.sites[0],
         });
         file.effective(name, inline, self.code.get(name))
@@ -210,8 +221,9 @@ impl<P: Policy> Kind<P> {
         if let Some(policy) = self.instances.get(name) {
             return policy.clone();
         }
-        let owned: Name = match self.declared.get(name) {
-            Some(declared) => declared.name.into(),
+        // A declared name is a literal: rejections copy it instead of counting references.
+        let owned: Name = match self.declared.get_key_value(name) {
+            Some((declared, _)) => (*declared).into(),
             None => name.to_owned().into(),
         };
         let config = self.effective(file, name).config;
