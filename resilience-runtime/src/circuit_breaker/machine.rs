@@ -171,6 +171,19 @@ impl Machine {
         self.load()
     }
 
+    /// The time left while OPEN and not yet due to probe; `None` in any other
+    /// case, which [`acquire`](Self::acquire) decides. Needs no settings, so
+    /// the most frequent refusal reads none.
+    #[inline]
+    pub(crate) fn open_time_left<F: Fn() -> u64>(&self, now: &mut Now<F>) -> Option<u64> {
+        let word = self.load();
+        if word.phase() != Phase::Open {
+            return None;
+        }
+        let due = self.due(word)?;
+        due.checked_sub(now.get()).filter(|&left| left > 0)
+    }
+
     #[inline]
     pub(crate) fn acquire<F: Fn() -> u64>(
         &self,

@@ -314,6 +314,9 @@ impl CircuitBreaker {
     // would judge one call by two settings.
     fn acquire_slow(&self, settings: &Settings) -> Result<CircuitPermit<'_>, Error> {
         let mut now = self.now();
+        if let Some(left) = self.machine.open_time_left(&mut now) {
+            return Err(self.reject(Some(Duration::from_nanos(left))));
+        }
         match self
             .machine
             .acquire(&settings.timing, &mut now, &mut |transition| {
