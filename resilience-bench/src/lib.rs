@@ -26,8 +26,12 @@ pub enum BenchError {
     Resilience(#[from] resilience_runtime::Error),
 }
 
+mod telemetry;
+
 /// Short, steady runs: enough samples for a stable median on a 2-core machine.
+/// Installs the telemetry of the enabled features first (see `telemetry.rs`).
 pub fn criterion() -> Criterion {
+    telemetry::install();
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use crate::declaration::{Declaration, InlineConfig, DECLARATIONS};
+pub use crate::fallback::{FallbackSite, FALLBACKS};
 pub use crate::registry::{CallSite, Policy};
 pub use linkme;
 pub use std::thread::sleep as sleep_blocking;
@@ -158,9 +159,10 @@ pub fn unnamed<P: Policy>(label: &'static str, config: P::Config) -> Arc<P> {
 }
 
 #[cold]
-pub fn fallback_used(function: &str, rejection: Option<&Error>) {
+pub fn fallback_used(site: &FallbackSite, rejection: Option<&Error>) {
+    site.used(rejection.is_some());
     emit(Event::FallbackUsed {
-        name: function,
+        name: site.function,
         rejection,
     });
 }

@@ -3,17 +3,17 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use crate::config::{check, ConfigError};
-use crate::event::{emit, Event};
+use crate::event::{emit, Event, Listeners};
 use crate::live::Live;
 use crate::own_line::OwnLine;
-use crate::stats::Counter;
-use crate::{Error, Name};
+use crate::stats::{Counter, PerThreadCounter};
+use crate::{Error, ListenerId, Name};
 
 /// A bulkhead's settings; the attribute's arguments, with the same defaults.
 #[non_exhaustive]
@@ -87,7 +87,41 @@ pub struct Bulkhead {
     freed: Condvar,
     name: Name,
     config: Live<BulkheadConfig>,
+    permitted: PerThreadCounter,
+    finished: PerThreadCounter,
     rejected: Counter,
+    listeners: Listeners<EventListener>,
+}
+
+type EventListener = dyn Fn(&BulkheadEvent) + Send + Sync;
+
+/// What one bulkhead reports to the listeners registered with
+/// [`Bulkhead::on_event`]. Listeners run on the calling thread.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkheadEvent {
+    /// A call got a slot.
+    Permitted,
+    /// A call found no slot within `max_wait`.
+    Rejected,
+    /// A call gave its slot back, however it ended (also on panic or cancellation).
+    Finished,
+}
+
+/// A point-in-time copy of a bulkhead's gauges and counters.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkheadMetrics {
+    /// Slots free now.
+    pub available_concurrent_calls: usize,
+    /// `max_concurrent` in force now.
+    pub max_allowed_concurrent_calls: usize,
+    /// Calls that got a slot, since creation.
+    pub permitted_calls: u64,
+    /// Calls refused for want of a slot.
+    pub rejected_calls: u64,
+    /// Calls that gave their slot back.
+    pub finished_calls: u64,
 }
 
 impl Bulkhead {
@@ -103,7 +137,10 @@ impl Bulkhead {
             freed: Condvar::new(),
             name: name.into(),
             config: Live::new(config),
+            permitted: PerThreadCounter::new(),
+            finished: PerThreadCounter::new(),
             rejected: Counter::default(),
+            listeners: Listeners::new(),
         })
     }
 
@@ -182,6 +219,42 @@ impl Bulkhead {
     /// Calls rejected so far.
     pub fn rejected_calls(&self) -> u64 {
         self.rejected.get()
+    }
+
+    /// The gauges and counters, read now.
+    ///
+    /// ```
+    /// use resilience_runtime::bulkhead::{Bulkhead, BulkheadConfig};
+    ///
+    /// let bulkhead = Bulkhead::new("reports", BulkheadConfig::default().max_concurrent(2)).unwrap();
+    /// let permit = bulkhead.try_acquire().unwrap();
+    /// let metrics = bulkhead.metrics();
+    /// assert_eq!((metrics.available_concurrent_calls, metrics.permitted_calls), (1, 1));
+    /// drop(permit);
+    /// assert_eq!(bulkhead.metrics().finished_calls, 1);
+    /// ```
+    pub fn metrics(&self) -> BulkheadMetrics {
+        BulkheadMetrics {
+            available_concurrent_calls: self.available_slots(),
+            max_allowed_concurrent_calls: self.max_concurrent(),
+            permitted_calls: self.permitted.get(),
+            rejected_calls: self.rejected.get(),
+            finished_calls: self.finished.get(),
+        }
+    }
+
+    /// Calls `listener` with every [`BulkheadEvent`] of this bulkhead from
+    /// now on, until [`remove_listener`](Self::remove_listener).
+    pub fn on_event(
+        &self,
+        listener: impl Fn(&BulkheadEvent) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.listeners.add(Arc::new(listener))
+    }
+
+    /// Stops calling a listener; `false` if it was not registered here.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        self.listeners.remove(id)
     }
 
     /// Takes a slot if one is free, without waiting.
@@ -281,12 +354,22 @@ impl Bulkhead {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |free| {
                 (free > 0).then(|| free - 1)
             })
-            .ok()
-            .map(|_| BulkheadPermit { bulkhead: self })
+            .ok()?;
+        self.permitted.add();
+        self.report(
+            BulkheadEvent::Permitted,
+            Event::BulkheadPermitted { name: &self.name },
+        );
+        Some(BulkheadPermit { bulkhead: self })
     }
 
     #[inline]
     fn release(&self) {
+        self.finished.add();
+        self.report(
+            BulkheadEvent::Finished,
+            Event::BulkheadFinished { name: &self.name },
+        );
         // SeqCst pairs with `Waiting::new` and `take`: either a waiter sees this
         // slot, or this release sees the waiter and wakes it.
         self.available.fetch_add(1, Ordering::SeqCst);
@@ -325,12 +408,21 @@ impl Bulkhead {
     #[inline]
     fn reject(&self) -> Error {
         self.rejected.add();
+        self.listeners
+            .notify(|listener| listener(&BulkheadEvent::Rejected));
         let error = Error::BulkheadFull {
             name: self.name.clone(),
             max_concurrent: self.max_concurrent(),
         };
         emit(Event::CallRejected { error: &error });
         error
+    }
+
+    /// Tells this bulkhead's listeners and the registry's.
+    #[inline]
+    fn report(&self, event: BulkheadEvent, registry: Event<'_>) {
+        self.listeners.notify(|listener| listener(&event));
+        emit(registry);
     }
 }
 

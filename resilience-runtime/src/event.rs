@@ -1,9 +1,11 @@
 //! What the policies report as they work: retries, state transitions,
 //! rejections, timeouts and fallbacks.
 //!
-//! Register a listener with [`Registry::on_event`](crate::Registry::on_event).
-//! Nothing is reported on the success path, and emitting costs one relaxed
-//! atomic load while no listener is registered.
+//! Register a listener with [`Registry::on_event`](crate::Registry::on_event),
+//! or on one policy instance (`on_event` of each policy, with its own event
+//! type). Emitting costs one atomic load while no listener is registered
+//! (and, with the `tracing` feature, one more while no subscriber wants the
+//! event's level), so the permits of the success path are reported too.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -32,6 +34,45 @@ pub enum Event<'a> {
         name: &'a str,
         /// How many attempts were made.
         attempts: u32,
+    },
+    /// A call under a retry succeeded; `attempts` is 1 without a retry.
+    RetrySucceeded {
+        /// The retry's name.
+        name: &'a str,
+        /// How many attempts were made, the successful one included.
+        attempts: u32,
+    },
+    /// A call under a retry failed with an error it does not retry (its `on`
+    /// refused it) before using up `max_attempts`.
+    RetryNotRetried {
+        /// The retry's name.
+        name: &'a str,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// A bulkhead gave a call a slot.
+    BulkheadPermitted {
+        /// The bulkhead's name.
+        name: &'a str,
+    },
+    /// A call left its bulkhead slot, however it ended.
+    BulkheadFinished {
+        /// The bulkhead's name.
+        name: &'a str,
+    },
+    /// A rate limiter let a call through, after `waited` (zero when a token was there).
+    RateLimiterPermitted {
+        /// The rate limiter's name.
+        name: &'a str,
+        /// How long the call waited for its token.
+        waited: Duration,
+    },
+    /// A call under a time limiter ended in time, `ok` or with an error.
+    TimeLimiterFinished {
+        /// The time limiter's name.
+        name: &'a str,
+        /// Whether the call returned `Ok`.
+        ok: bool,
     },
     /// A circuit breaker changed state.
     StateTransition {
@@ -150,6 +191,18 @@ impl<F: ?Sized> Listeners<F> {
     }
 }
 
+impl<F: ?Sized> std::fmt::Debug for Listeners<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self
+            .list
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, |list| list.len());
+        f.debug_struct("Listeners").field("count", &count).finish()
+    }
+}
+
 pub(crate) type Listener = dyn Fn(&Event<'_>) + Send + Sync;
 
 static LISTENERS: Listeners<Listener> = Listeners::new();
@@ -165,5 +218,7 @@ pub(crate) fn unsubscribe(id: ListenerId) -> bool {
 /// Reports `event` to every registry listener.
 #[inline]
 pub(crate) fn emit(event: Event<'_>) {
+    #[cfg(feature = "tracing")]
+    crate::telemetry::tracing::record(&event);
     LISTENERS.notify(|listener| listener(&event));
 }

@@ -65,6 +65,7 @@ pub mod config;
 mod declaration;
 mod error;
 pub mod event;
+mod fallback;
 mod live;
 mod name;
 mod own_line;
@@ -74,6 +75,7 @@ pub mod retry;
 mod rng;
 mod stats;
 mod sync;
+pub mod telemetry;
 pub mod time_limiter;
 
 #[doc(hidden)]
@@ -84,6 +86,7 @@ pub use circuit_breaker::{CircuitBreaker, CircuitState};
 pub use config::ConfigError;
 pub use error::Error;
 pub use event::{Event, ListenerId};
+pub use fallback::FallbackMetrics;
 pub use name::Name;
 pub use rate_limiter::RateLimiter;
 pub use registry::{registry, CallSite, Conflict, InstanceInfo, Instances, Registry, Setting};

@@ -2,14 +2,15 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{saturating_nanos, Epoch};
 use crate::config::{check, ConfigError};
-use crate::event::{emit, Event};
+use crate::event::{emit, Event, Listeners};
 use crate::live::Live;
-use crate::stats::Counter;
-use crate::{Error, Name};
+use crate::stats::{Counter, PerThreadCounter};
+use crate::{Error, ListenerId, Name};
 
 /// A rate limiter's settings; the attribute's arguments, with the same defaults.
 #[non_exhaustive]
@@ -98,7 +99,49 @@ pub struct RateLimiter {
     settings: Live<Settings>,
     clock: Epoch,
     name: Name,
+    permitted: PerThreadCounter,
+    waited: Counter,
     rejected: Counter,
+    /// Callers sleeping until their token comes.
+    waiting: AtomicU64,
+    listeners: Listeners<EventListener>,
+}
+
+type EventListener = dyn Fn(&RateLimiterEvent) + Send + Sync;
+
+/// What one rate limiter reports to the listeners registered with
+/// [`RateLimiter::on_event`]. Listeners run on the calling thread.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimiterEvent {
+    /// A call took a token that was there.
+    Permitted,
+    /// A call took a token after waiting for it.
+    Waited {
+        /// How long it waited.
+        wait: Duration,
+    },
+    /// A call would have waited longer than `max_wait`.
+    Rejected {
+        /// When the token it asked for would have come.
+        retry_after: Duration,
+    },
+}
+
+/// A point-in-time copy of a rate limiter's gauges and counters.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimiterMetrics {
+    /// Tokens in the bucket now, with the fraction of the next one.
+    pub available_permissions: f64,
+    /// Callers waiting for their token now.
+    pub waiting_calls: u64,
+    /// Calls that got a token (after a wait or not), since creation.
+    pub permitted_calls: u64,
+    /// Of those, the calls that waited for it.
+    pub waited_calls: u64,
+    /// Calls refused.
+    pub rejected_calls: u64,
 }
 
 /// The settings and what the call path derives from them, in nanoseconds.
@@ -147,7 +190,11 @@ impl RateLimiter {
             settings: Live::new(Settings::new(config)),
             clock: Epoch::now(),
             name: name.into(),
+            permitted: PerThreadCounter::new(),
+            waited: Counter::default(),
             rejected: Counter::default(),
+            waiting: AtomicU64::new(0),
+            listeners: Listeners::new(),
         })
     }
 
@@ -214,10 +261,48 @@ impl RateLimiter {
         self.rejected.get()
     }
 
+    /// The gauges and counters, read now.
+    ///
+    /// ```
+    /// use resilience_runtime::rate_limiter::RateLimiterConfig;
+    /// use resilience_runtime::RateLimiter;
+    ///
+    /// let limiter = RateLimiter::new("search", RateLimiterConfig::default().max_tokens(1).refill_rate(1.0)).unwrap();
+    /// limiter.try_acquire().unwrap();
+    /// assert!(limiter.try_acquire().is_err());
+    /// let metrics = limiter.metrics();
+    /// assert_eq!((metrics.permitted_calls, metrics.rejected_calls), (1, 1));
+    /// ```
+    pub fn metrics(&self) -> RateLimiterMetrics {
+        RateLimiterMetrics {
+            available_permissions: self.available_tokens(),
+            waiting_calls: self.waiting.load(Ordering::Relaxed),
+            permitted_calls: self.permitted.get(),
+            waited_calls: self.waited.get(),
+            rejected_calls: self.rejected.get(),
+        }
+    }
+
+    /// Calls `listener` with every [`RateLimiterEvent`] of this limiter from
+    /// now on, until [`remove_listener`](Self::remove_listener).
+    pub fn on_event(
+        &self,
+        listener: impl Fn(&RateLimiterEvent) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.listeners.add(Arc::new(listener))
+    }
+
+    /// Stops calling a listener; `false` if it was not registered here.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        self.listeners.remove(id)
+    }
+
     /// Takes a token if there is one, without waiting.
     #[inline]
     pub fn try_acquire(&self) -> Result<(), Error> {
-        self.reserve(self.settings.get(), 0).map(drop)
+        self.reserve(self.settings.get(), 0)?;
+        self.permit(0);
+        Ok(())
     }
 
     /// Takes a token, waiting (on tokio's clock) when one will be there within
@@ -227,10 +312,11 @@ impl RateLimiter {
         let settings = self.settings.get();
         let wait = self.reserve(settings, settings.max_wait)?;
         if wait > 0 {
-            let reservation = Reservation(self);
+            let reservation = Reservation::new(self);
             tokio::time::sleep(Duration::from_nanos(wait)).await;
-            std::mem::forget(reservation);
+            reservation.kept();
         }
+        self.permit(wait);
         Ok(())
     }
 
@@ -240,8 +326,11 @@ impl RateLimiter {
         let settings = self.settings.get();
         let wait = self.reserve(settings, settings.max_wait)?;
         if wait > 0 {
+            let reservation = Reservation::new(self);
             std::thread::sleep(Duration::from_nanos(wait));
+            reservation.kept();
         }
+        self.permit(wait);
         Ok(())
     }
 
@@ -283,26 +372,65 @@ impl RateLimiter {
         }
     }
 
+    /// Counts a call that got its token after `waited` nanoseconds, and tells the listeners.
+    #[inline]
+    fn permit(&self, waited: u64) {
+        self.permitted.add();
+        if waited > 0 {
+            self.waited.add();
+        }
+        let waited = Duration::from_nanos(waited);
+        self.listeners.notify(|listener| {
+            listener(&if waited.is_zero() {
+                RateLimiterEvent::Permitted
+            } else {
+                RateLimiterEvent::Waited { wait: waited }
+            })
+        });
+        emit(Event::RateLimiterPermitted {
+            name: &self.name,
+            waited,
+        });
+    }
+
     // Inline: built in the caller, the error lands in its return slot
     // without a copy through the stack (a store-forwarding stall).
     #[inline]
     fn reject(&self, wait: u64) -> Error {
         self.rejected.add();
+        let retry_after = Duration::from_nanos(wait);
+        self.listeners
+            .notify(|listener| listener(&RateLimiterEvent::Rejected { retry_after }));
         let error = Error::RateLimited {
             name: self.name.clone(),
-            retry_after: Duration::from_nanos(wait),
+            retry_after,
         };
         emit(Event::CallRejected { error: &error });
         error
     }
 }
 
-/// A token taken ahead of time; handed back if its wait is cancelled.
+/// A token taken ahead of time, counted as waiting while its caller sleeps;
+/// handed back if the wait is cancelled.
 struct Reservation<'a>(&'a RateLimiter);
+
+impl<'a> Reservation<'a> {
+    fn new(limiter: &'a RateLimiter) -> Self {
+        limiter.waiting.fetch_add(1, Ordering::Relaxed);
+        Reservation(limiter)
+    }
+
+    /// The wait is over and the token used.
+    fn kept(self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+        std::mem::forget(self);
+    }
+}
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         let limiter = self.0;
+        limiter.waiting.fetch_sub(1, Ordering::Relaxed);
         // Moving the arrival time back one interval frees exactly one token
         // (of the settings in force now, which a reload converted it to).
         let interval = limiter.settings.get().interval;

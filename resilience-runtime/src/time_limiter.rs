@@ -6,10 +6,11 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::config::ConfigError;
-use crate::event::{emit, Event};
+use crate::event::{emit, Event, Listeners};
 use crate::live::Live;
-use crate::stats::Counter;
-use crate::{Error, Name};
+use crate::stats::{Counter, PerThreadCounter};
+use crate::{Error, ListenerId, Name};
+use std::sync::Arc;
 use tokio::time::{Instant, Sleep};
 
 /// A time limiter's settings.
@@ -62,7 +63,40 @@ impl TimeLimiterConfig {
 pub struct TimeLimiter {
     name: Name,
     config: Live<TimeLimiterConfig>,
+    successful: PerThreadCounter,
+    failed: PerThreadCounter,
     timeouts: Counter,
+    listeners: Listeners<EventListener>,
+}
+
+type EventListener = dyn Fn(&TimeLimiterEvent) + Send + Sync;
+
+/// What one time limiter reports to the listeners registered with
+/// [`TimeLimiter::on_event`]. Listeners run on the task that made the call.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeLimiterEvent {
+    /// A call ended in time with `Ok` (or, through [`run`](TimeLimiter::run), at all).
+    Succeeded,
+    /// A call ended in time with `Err`.
+    Failed,
+    /// A call ran past its timeout and was dropped.
+    TimedOut {
+        /// The limit.
+        timeout: Duration,
+    },
+}
+
+/// A point-in-time copy of a time limiter's counters.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeLimiterMetrics {
+    /// Calls that ended in time with `Ok`, since creation.
+    pub successful_calls: u64,
+    /// Calls that ended in time with `Err`.
+    pub failed_calls: u64,
+    /// Calls that timed out.
+    pub timeout_calls: u64,
 }
 
 impl TimeLimiter {
@@ -72,7 +106,10 @@ impl TimeLimiter {
         Ok(TimeLimiter {
             name: name.into(),
             config: Live::new(config),
+            successful: PerThreadCounter::new(),
+            failed: PerThreadCounter::new(),
             timeouts: Counter::default(),
+            listeners: Listeners::new(),
         })
     }
 
@@ -111,13 +148,80 @@ impl TimeLimiter {
         self.timeouts.get()
     }
 
+    /// The counters, read now.
+    pub fn metrics(&self) -> TimeLimiterMetrics {
+        TimeLimiterMetrics {
+            successful_calls: self.successful.get(),
+            failed_calls: self.failed.get(),
+            timeout_calls: self.timeouts.get(),
+        }
+    }
+
+    /// Calls `listener` with every [`TimeLimiterEvent`] of this limiter from
+    /// now on, until [`remove_listener`](Self::remove_listener).
+    pub fn on_event(
+        &self,
+        listener: impl Fn(&TimeLimiterEvent) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.listeners.add(Arc::new(listener))
+    }
+
+    /// Stops calling a listener; `false` if it was not registered here.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        self.listeners.remove(id)
+    }
+
+    /// Awaits the future `f` makes, or drops it and returns [`Error::Timeout`]
+    /// (converted into `E`) once the timeout has passed; counts an `Ok` in
+    /// time as successful and an `Err` as failed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use resilience_runtime::time_limiter::{TimeLimiter, TimeLimiterConfig};
+    ///
+    /// #[derive(Debug)]
+    /// enum ReportError { Down, Resilience(resilience_runtime::Error) }
+    /// impl From<resilience_runtime::Error> for ReportError {
+    ///     fn from(error: resilience_runtime::Error) -> Self { ReportError::Resilience(error) }
+    /// }
+    ///
+    /// let limiter = TimeLimiter::new("report", TimeLimiterConfig::default()).unwrap();
+    /// let failed: Result<(), ReportError> = limiter.call_async(|| async { Err(ReportError::Down) }).await;
+    /// assert!(matches!(failed, Err(ReportError::Down)));
+    /// assert_eq!(limiter.metrics().failed_calls, 1);
+    /// # }
+    /// ```
+    pub async fn call_async<T, E, Fut>(&self, f: impl FnOnce() -> Fut) -> Result<T, E>
+    where
+        E: From<Error>,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let result = self.limit(f()).await?;
+        self.finished(result.is_ok());
+        result
+    }
+
     /// Awaits `future`, or drops it and returns [`Error::Timeout`] once the
     /// timeout has passed (on tokio's clock). The deadline counts from the
     /// call, as with `tokio::time::timeout`; the timer itself is only set up
     /// once a poll finds the future pending, so a future ready at once costs
     /// one clock read.
+    ///
+    /// A future that ends in time counts as successful: `run` does not look
+    /// into its output (use [`call_async`](Self::call_async) for `Result`s).
     #[inline]
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
+        let output = self.limit(future).await?;
+        self.finished(true);
+        Ok(output)
+    }
+
+    /// [`run`](Self::run) without counting the outcome, which the caller
+    /// reports with [`finished`](Self::finished): the attribute's expansion.
+    #[doc(hidden)]
+    #[inline]
+    pub async fn limit<F: Future>(&self, future: F) -> Result<F::Output, Error> {
         let timeout = self.config.get().timeout;
         let Some(deadline) = Instant::now().checked_add(timeout) else {
             // Beyond the clock's range: no deadline can pass.
@@ -140,9 +244,28 @@ impl TimeLimiter {
         .await
     }
 
+    /// Counts a call that ended in time, and tells the listeners.
+    #[doc(hidden)]
+    #[inline]
+    pub fn finished(&self, ok: bool) {
+        let (count, event) = if ok {
+            (&self.successful, TimeLimiterEvent::Succeeded)
+        } else {
+            (&self.failed, TimeLimiterEvent::Failed)
+        };
+        count.add();
+        self.listeners.notify(|listener| listener(&event));
+        emit(Event::TimeLimiterFinished {
+            name: &self.name,
+            ok,
+        });
+    }
+
     #[cold]
     fn timed_out(&self, timeout: Duration) -> Error {
         self.timeouts.add();
+        self.listeners
+            .notify(|listener| listener(&TimeLimiterEvent::TimedOut { timeout }));
         emit(Event::TimedOut {
             name: &self.name,
             timeout,

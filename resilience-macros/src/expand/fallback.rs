@@ -64,12 +64,12 @@ pub(crate) fn wrap(
     };
     let on_error = match &args.on {
         None => quote_spanned!(at=> {
-            #p::fallback_used(#function, ::core::option::Option::None);
+            #p::fallback_used(__fallback_site, ::core::option::Option::None);
             #replace
         }),
         Some(on) => quote_spanned!(site(on.span())=>
             if (#on)(&error) {
-                #p::fallback_used(#function, ::core::option::Option::None);
+                #p::fallback_used(__fallback_site, ::core::option::Option::None);
                 #replace
             } else {
                 #p::Outcome::Err(error)
@@ -79,21 +79,31 @@ pub(crate) fn wrap(
     let on_rejection = match (&args.on, f.can_reject) {
         (_, false) => quote_spanned!(at=> match rejection {}),
         (None, true) => quote_spanned!(at=> {
-            #p::fallback_used(#function, ::core::option::Option::Some(&rejection));
+            #p::fallback_used(__fallback_site, ::core::option::Option::Some(&rejection));
             let error = #p::user_error::<#result>(rejection);
             #replace
         }),
         (Some(on), true) => quote_spanned!(site(on.span())=> {
             let error = #p::user_error::<#result>(::core::clone::Clone::clone(&rejection));
             if (#on)(&error) {
-                #p::fallback_used(#function, ::core::option::Option::Some(&rejection));
+                #p::fallback_used(__fallback_site, ::core::option::Option::Some(&rejection));
                 #replace
             } else {
                 #p::Outcome::Rejected(rejection)
             }
         }),
     };
+    // Listed at link time, so that the registry counts its uses (and knows
+    // the fallbacks never used) without a lookup.
+    // In a block of its own, so that its name cannot shadow a user's constant
+    // in `value = ...`.
     quote_spanned!(at=> {
+        let __fallback_site: &'static #p::FallbackSite = {
+            #[#p::linkme::distributed_slice(#p::FALLBACKS)]
+            #[linkme(crate = #p::linkme)]
+            static SITE: #p::FallbackSite = #p::FallbackSite::new(#function);
+            &SITE
+        };
         match #inner {
             #p::Outcome::Ok(value) => #p::Outcome::Ok(value),
             #p::Outcome::Err(error) => #on_error,

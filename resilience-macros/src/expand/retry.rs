@@ -57,6 +57,7 @@ pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStrea
                     #p::Outcome::Rejected(rejection) => #retry_rejection,
                 };
                 if !retryable {
+                    attempts.finished(::core::matches!(outcome, #p::Outcome::Ok(_)));
                     break outcome;
                 }
                 match attempts.next_wait(#at_least) {

@@ -25,8 +25,11 @@ pub(crate) fn wrap(
     let at = site(span);
     quote_spanned!(at=> {
         let limiter: &#krate::TimeLimiter = #limiter;
-        match limiter.run(async { #inner }).await {
-            ::core::result::Result::Ok(outcome) => outcome,
+        match limiter.limit(async { #inner }).await {
+            ::core::result::Result::Ok(outcome) => {
+                limiter.finished(::core::matches!(outcome, #p::Outcome::Ok(_)));
+                outcome
+            }
             ::core::result::Result::Err(rejection) => #p::Outcome::Rejected(rejection),
         }
     })

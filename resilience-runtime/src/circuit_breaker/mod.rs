@@ -2,6 +2,7 @@
 
 mod config;
 mod events;
+mod history;
 mod machine;
 mod settings;
 mod ticket;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub use config::CircuitBreakerConfig;
 pub use events::CircuitBreakerEvent;
+use history::History;
 use machine::{Machine, Now, Pass, Transition};
 use settings::Settings;
 use ticket::Ticket;
@@ -46,6 +48,18 @@ pub enum CircuitState {
     /// Set by [`CircuitBreaker::metrics_only`]: every call passes; metrics and
     /// events are recorded, but the state never changes by itself.
     MetricsOnly,
+}
+
+impl CircuitState {
+    /// Every state, in declaration order.
+    pub const ALL: [CircuitState; 6] = [
+        CircuitState::Closed,
+        CircuitState::Open,
+        CircuitState::HalfOpen,
+        CircuitState::ForcedOpen,
+        CircuitState::Disabled,
+        CircuitState::MetricsOnly,
+    ];
 }
 
 impl fmt::Display for CircuitState {
@@ -103,6 +117,12 @@ pub struct CircuitBreakerMetrics {
     pub ignored_calls: u64,
     /// Calls refused by an open, forced-open or probe-saturated circuit.
     pub not_permitted_calls: u64,
+    /// How long the breaker has been in `state`.
+    pub state_duration: Duration,
+    /// Time spent OPEN, HALF_OPEN or FORCED_OPEN since creation, the current
+    /// stretch included: with the transitions to CLOSED, the recovery time.
+    /// Not cleared by [`reset`](CircuitBreaker::reset).
+    pub open_duration: Duration,
 }
 
 type EventListener = dyn Fn(&CircuitBreakerEvent) + Send + Sync;
@@ -146,6 +166,7 @@ pub struct CircuitBreaker {
     slow: Counter,
     ignored: Counter,
     not_permitted: Counter,
+    history: History,
     listeners: Listeners<EventListener>,
 }
 
@@ -173,6 +194,7 @@ impl CircuitBreaker {
             slow: Counter::default(),
             ignored: Counter::default(),
             not_permitted: Counter::default(),
+            history: History::new(),
             listeners: Listeners::new(),
         })
     }
@@ -259,6 +281,7 @@ impl CircuitBreaker {
     /// A snapshot of the state, the window and the counters.
     pub fn metrics(&self) -> CircuitBreakerMetrics {
         let state = self.state();
+        let now = self.clock.nanos();
         let settings = self.settings.get();
         let tally = settings
             .windows
@@ -281,7 +304,28 @@ impl CircuitBreaker {
             slow_calls: self.slow.get(),
             ignored_calls: self.ignored.get(),
             not_permitted_calls: self.not_permitted.get(),
+            state_duration: self.history.in_state(now),
+            open_duration: self.history.refusing(state, now),
         }
+    }
+
+    /// Each pair of states this breaker has moved between since creation,
+    /// with how often, in the order of [`CircuitState::ALL`].
+    ///
+    /// ```
+    /// use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
+    /// use resilience_runtime::{CircuitBreaker, CircuitState};
+    ///
+    /// let breaker = CircuitBreaker::new("inventory", CircuitBreakerConfig::default()).unwrap();
+    /// breaker.force_open();
+    /// breaker.reset();
+    /// assert_eq!(breaker.transitions(), [
+    ///     (CircuitState::Closed, CircuitState::ForcedOpen, 1),
+    ///     (CircuitState::ForcedOpen, CircuitState::Closed, 1),
+    /// ]);
+    /// ```
+    pub fn transitions(&self) -> Vec<(CircuitState, CircuitState, u64)> {
+        self.history.transitions()
     }
 
     /// Asks to make one call. The permit records its outcome with
@@ -466,6 +510,7 @@ impl CircuitBreaker {
         if from == to {
             return;
         }
+        self.history.record(from, to, self.clock.nanos());
         emit(Event::StateTransition {
             name: &self.name,
             from,

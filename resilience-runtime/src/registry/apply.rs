@@ -43,11 +43,7 @@ impl Registry {
     pub fn apply(&self, config: &Config) -> Result<ApplyReport, ConfigErrors> {
         let result = self.apply_whole(config);
         match &result {
-            Ok(report) => {
-                #[cfg(feature = "tracing")]
-                tracing::info!(target: "resilience", changes = report.changes.len(), warnings = report.warnings.len(), "configuration applied\n{report}");
-                emit(Event::ConfigApplied(report));
-            }
+            Ok(report) => emit(Event::ConfigApplied(report)),
             Err(errors) => self.reject(errors),
         }
         result
@@ -55,8 +51,6 @@ impl Registry {
 
     /// Reports a configuration that was refused before it could be applied.
     pub(crate) fn reject(&self, errors: &ConfigErrors) {
-        #[cfg(feature = "tracing")]
-        tracing::warn!(target: "resilience", problems = errors.problems().len(), "configuration refused, nothing changed\n{errors}");
         emit(Event::ConfigRejected(errors));
     }
 

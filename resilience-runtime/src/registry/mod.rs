@@ -26,6 +26,7 @@ use crate::config::schema::Settings;
 use crate::config::{ConfigError, PolicyKind};
 use crate::declaration::{Declaration, DECLARATIONS};
 use crate::event::{self, emit, Event, ListenerId};
+use crate::fallback::FallbackMetrics;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
 use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
@@ -150,6 +151,12 @@ impl Registry {
     /// Stops calling a listener; `false` if it was not registered.
     pub fn remove_listener(&self, id: ListenerId) -> bool {
         event::unsubscribe(id)
+    }
+
+    /// How often each `#[fallback]` of the binary replaced a result, by
+    /// function name, including those never used.
+    pub fn fallbacks(&self) -> Vec<FallbackMetrics> {
+        crate::fallback::all()
     }
 
     /// The call sites that configure one named instance differently. They

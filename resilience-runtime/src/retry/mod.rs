@@ -4,12 +4,14 @@ mod backoff;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{check, ConfigError};
-use crate::event::{emit, Event};
+use crate::event::{emit, Event, Listeners};
 use crate::live::Live;
-use crate::Name;
+use crate::stats::{Counter, PerThreadCounter};
+use crate::{ListenerId, Name};
 
 /// How a retry's wait is randomised.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -133,6 +135,58 @@ pub struct Retry {
     config: Live<RetryConfig>,
     retries: AtomicU64,
     exhausted: AtomicU64,
+    succeeded_first: PerThreadCounter,
+    succeeded_later: Counter,
+    failed_first: Counter,
+    failed_later: Counter,
+    listeners: Listeners<EventListener>,
+}
+
+type EventListener = dyn Fn(&RetryEvent) + Send + Sync;
+
+/// What one retry reports to the listeners registered with
+/// [`Retry::on_event`]. Listeners run on the calling thread.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryEvent {
+    /// An attempt failed and will be retried after `delay`.
+    Scheduled {
+        /// The attempt that failed, counting from 1.
+        attempt: u32,
+        /// The wait before the next attempt.
+        delay: Duration,
+    },
+    /// The call succeeded; `attempts` is 1 without a retry.
+    Succeeded {
+        /// Attempts made, the successful one included.
+        attempts: u32,
+    },
+    /// The last allowed attempt failed; its error is returned.
+    Exhausted {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// An attempt failed with an error `on` does not retry; it is returned.
+    NotRetried {
+        /// Attempts made.
+        attempts: u32,
+    },
+}
+
+/// A point-in-time copy of a retry's counters, in Resilience4j's terms.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryMetrics {
+    /// Calls that succeeded on their first attempt, since creation.
+    pub successful_calls_without_retry: u64,
+    /// Calls that succeeded after one retry or more.
+    pub successful_calls_with_retry: u64,
+    /// Calls that failed on their first attempt and were not retried.
+    pub failed_calls_without_retry: u64,
+    /// Calls that failed after one retry or more.
+    pub failed_calls_with_retry: u64,
+    /// Attempts made by every call that ended, the first ones included.
+    pub attempts: u64,
 }
 
 impl Retry {
@@ -144,6 +198,11 @@ impl Retry {
             config: Live::new(config),
             retries: AtomicU64::new(0),
             exhausted: AtomicU64::new(0),
+            succeeded_first: PerThreadCounter::new(),
+            succeeded_later: Counter::default(),
+            failed_first: Counter::default(),
+            failed_later: Counter::default(),
+            listeners: Listeners::new(),
         })
     }
 
@@ -188,6 +247,50 @@ impl Retry {
         self.exhausted.load(Ordering::Relaxed)
     }
 
+    /// The counters, read now. A call counts once it has ended.
+    ///
+    /// ```
+    /// use resilience_runtime::retry::{Retry, RetryConfig};
+    ///
+    /// let retry = Retry::new("fetch", RetryConfig::default().max_attempts(3)).unwrap();
+    /// let mut calls = 0;
+    /// let _: Result<u32, &str> = retry.call(|| { calls += 1; if calls < 2 { Err("flaky") } else { Ok(calls) } });
+    /// let _: Result<u32, &str> = retry.call(|| Ok(1));
+    /// let metrics = retry.metrics();
+    /// assert_eq!(metrics.successful_calls_with_retry, 1);
+    /// assert_eq!(metrics.successful_calls_without_retry, 1);
+    /// assert_eq!(metrics.attempts, 3);
+    /// ```
+    pub fn metrics(&self) -> RetryMetrics {
+        let successful_calls_without_retry = self.succeeded_first.get();
+        let successful_calls_with_retry = self.succeeded_later.get();
+        let failed_calls_without_retry = self.failed_first.get();
+        let failed_calls_with_retry = self.failed_later.get();
+        RetryMetrics {
+            successful_calls_without_retry,
+            successful_calls_with_retry,
+            failed_calls_without_retry,
+            failed_calls_with_retry,
+            // Every ended call made one first attempt, and every retry one more.
+            attempts: successful_calls_without_retry
+                + successful_calls_with_retry
+                + failed_calls_without_retry
+                + failed_calls_with_retry
+                + self.retries(),
+        }
+    }
+
+    /// Calls `listener` with every [`RetryEvent`] of this retry from now on,
+    /// until [`remove_listener`](Self::remove_listener).
+    pub fn on_event(&self, listener: impl Fn(&RetryEvent) + Send + Sync + 'static) -> ListenerId {
+        self.listeners.add(Arc::new(listener))
+    }
+
+    /// Stops calling a listener; `false` if it was not registered here.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        self.listeners.remove(id)
+    }
+
     /// A fresh count of attempts for one call, to drive a retry loop by hand.
     #[inline]
     pub fn attempts(&self) -> Attempts<'_> {
@@ -207,7 +310,10 @@ impl Retry {
         let mut attempts = self.attempts();
         loop {
             match f() {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    attempts.finished(true);
+                    return Ok(value);
+                }
                 Err(error) => match attempts.next_wait(None) {
                     Some(wait) if wait.is_zero() => {}
                     Some(wait) => std::thread::sleep(wait),
@@ -228,7 +334,10 @@ impl Retry {
         let mut attempts = self.attempts();
         loop {
             match f().await {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    attempts.finished(true);
+                    return Ok(value);
+                }
                 // A zero sleep would still wait for the timer's next tick (1 ms).
                 Err(error) => match attempts.next_wait(None) {
                     Some(wait) if wait.is_zero() => {}
@@ -260,9 +369,18 @@ impl Attempts<'_> {
         let (retry, config) = (self.retry, self.config);
         if self.made >= config.max_attempts {
             retry.exhausted.fetch_add(1, Ordering::Relaxed);
+            let attempts = self.made;
+            if attempts > 1 {
+                retry.failed_later.add();
+            } else {
+                retry.failed_first.add();
+            }
+            retry
+                .listeners
+                .notify(|listener| listener(&RetryEvent::Exhausted { attempts }));
             emit(Event::RetriesExhausted {
                 name: &retry.name,
-                attempts: self.made,
+                attempts,
             });
             return None;
         }
@@ -276,12 +394,61 @@ impl Attempts<'_> {
         let floored = at_least.map_or(drawn, |floor| drawn.max(floor));
         let wait = config.max_delay.map_or(floored, |cap| floored.min(cap));
         retry.retries.fetch_add(1, Ordering::Relaxed);
+        let attempt = self.made;
+        retry.listeners.notify(|listener| {
+            listener(&RetryEvent::Scheduled {
+                attempt,
+                delay: wait,
+            })
+        });
         emit(Event::RetryScheduled {
             name: &retry.name,
             attempt: self.made,
             delay: wait,
         });
         Some(wait)
+    }
+
+    /// Records how the call ended, when it did not end by
+    /// [`next_wait`](Self::next_wait) returning `None`: `ok` for a success,
+    /// or not for an error that is not retried.
+    #[inline]
+    pub fn finished(&self, ok: bool) {
+        let retry = self.retry;
+        let attempts = self.made + 1;
+        if ok {
+            if attempts == 1 {
+                retry.succeeded_first.add();
+            } else {
+                retry.succeeded_later.add();
+            }
+            retry
+                .listeners
+                .notify(|listener| listener(&RetryEvent::Succeeded { attempts }));
+            emit(Event::RetrySucceeded {
+                name: &retry.name,
+                attempts,
+            });
+        } else {
+            self.not_retried(attempts);
+        }
+    }
+
+    #[cold]
+    fn not_retried(&self, attempts: u32) {
+        let retry = self.retry;
+        if attempts == 1 {
+            retry.failed_first.add();
+        } else {
+            retry.failed_later.add();
+        }
+        retry
+            .listeners
+            .notify(|listener| listener(&RetryEvent::NotRetried { attempts }));
+        emit(Event::RetryNotRetried {
+            name: &retry.name,
+            attempts,
+        });
     }
 
     /// Attempts made so far.

@@ -21,3 +21,7 @@ impl Counter {
         self.0.load(Ordering::Relaxed)
     }
 }
+
+mod per_thread;
+
+pub(crate) use per_thread::PerThreadCounter;

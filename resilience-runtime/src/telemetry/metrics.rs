@@ -1,0 +1,240 @@
+//! Publishing to the `metrics` facade: the names and labels are listed in
+//! the [module's documentation](super).
+
+use std::sync::Once;
+use std::time::Duration;
+
+use metrics::{counter, describe_counter, describe_gauge, gauge, Unit};
+
+use crate::{registry, CircuitState};
+
+/// Copies the counts and gauges of every named instance, and of every
+/// fallback, into the `metrics` facade's recorder. Cheap enough to call on
+/// each scrape: it reads atomics and takes the registry's read lock.
+///
+/// ```
+/// use resilience_runtime::{bulkhead, registry, telemetry};
+///
+/// #[bulkhead(name = "docs-metrics-reports", max_concurrent = 2)]
+/// fn report() -> Result<(), resilience_runtime::Error> { Ok(()) }
+///
+/// report().unwrap();
+/// // With an exporter installed (`metrics_exporter_prometheus`, say), its
+/// // next render shows `resilience_bulkhead_calls_total{kind="permitted",name="docs-metrics-reports"} 1`.
+/// telemetry::publish_metrics();
+/// ```
+pub fn publish_metrics() {
+    describe();
+    let registry = registry();
+    for breaker in registry.circuit_breakers() {
+        let name = breaker.name().to_owned();
+        let metrics = breaker.metrics();
+        for state in CircuitState::ALL {
+            gauge!("resilience_circuitbreaker_state", "name" => name.clone(), "state" => label(state))
+                .set(if state == metrics.state { 1.0 } else { 0.0 });
+        }
+        for (kind, count) in [
+            ("successful", metrics.successful_calls),
+            ("failed", metrics.failed_calls),
+            ("ignored", metrics.ignored_calls),
+            ("not_permitted", metrics.not_permitted_calls),
+        ] {
+            counter!("resilience_circuitbreaker_calls_total", "name" => name.clone(), "kind" => kind)
+                .absolute(count);
+        }
+        counter!("resilience_circuitbreaker_slow_calls_total", "name" => name.clone())
+            .absolute(metrics.slow_calls);
+        if let Some(rate) = metrics.failure_rate {
+            gauge!("resilience_circuitbreaker_failure_rate", "name" => name.clone()).set(rate);
+        }
+        if let Some(rate) = metrics.slow_call_rate {
+            gauge!("resilience_circuitbreaker_slow_call_rate", "name" => name.clone()).set(rate);
+        }
+        gauge!("resilience_circuitbreaker_buffered_calls", "name" => name.clone())
+            .set(f64::from(metrics.window_calls));
+        for (from, to, count) in breaker.transitions() {
+            counter!(
+                "resilience_circuitbreaker_transitions_total",
+                "name" => name.clone(),
+                "from" => label(from),
+                "to" => label(to)
+            )
+            .absolute(count);
+        }
+        counter!("resilience_circuitbreaker_open_seconds_total", "name" => name)
+            .absolute(metrics.open_duration.as_secs());
+    }
+    for retry in registry.retries() {
+        let name = retry.name().to_owned();
+        let metrics = retry.metrics();
+        for (kind, count) in [
+            (
+                "successful_without_retry",
+                metrics.successful_calls_without_retry,
+            ),
+            ("successful_with_retry", metrics.successful_calls_with_retry),
+            ("failed_with_retry", metrics.failed_calls_with_retry),
+            ("failed_without_retry", metrics.failed_calls_without_retry),
+        ] {
+            counter!("resilience_retry_calls_total", "name" => name.clone(), "kind" => kind)
+                .absolute(count);
+        }
+        counter!("resilience_retry_attempts_total", "name" => name).absolute(metrics.attempts);
+    }
+    for bulkhead in registry.bulkheads() {
+        let name = bulkhead.name().to_owned();
+        let metrics = bulkhead.metrics();
+        gauge!("resilience_bulkhead_available_concurrent_calls", "name" => name.clone())
+            .set(metrics.available_concurrent_calls as f64);
+        gauge!("resilience_bulkhead_max_allowed_concurrent_calls", "name" => name.clone())
+            .set(metrics.max_allowed_concurrent_calls as f64);
+        for (kind, count) in [
+            ("permitted", metrics.permitted_calls),
+            ("rejected", metrics.rejected_calls),
+        ] {
+            counter!("resilience_bulkhead_calls_total", "name" => name.clone(), "kind" => kind)
+                .absolute(count);
+        }
+    }
+    for limiter in registry.rate_limiters() {
+        let name = limiter.name().to_owned();
+        let metrics = limiter.metrics();
+        gauge!("resilience_ratelimiter_available_permissions", "name" => name.clone())
+            .set(metrics.available_permissions);
+        gauge!("resilience_ratelimiter_waiting_calls", "name" => name.clone())
+            .set(metrics.waiting_calls as f64);
+        for (kind, count) in [
+            ("permitted", metrics.permitted_calls),
+            ("rejected", metrics.rejected_calls),
+        ] {
+            counter!("resilience_ratelimiter_calls_total", "name" => name.clone(), "kind" => kind)
+                .absolute(count);
+        }
+    }
+    for limiter in registry.time_limiters() {
+        let name = limiter.name().to_owned();
+        let metrics = limiter.metrics();
+        for (kind, count) in [
+            ("successful", metrics.successful_calls),
+            ("failed", metrics.failed_calls),
+            ("timeout", metrics.timeout_calls),
+        ] {
+            counter!("resilience_timelimiter_calls_total", "name" => name.clone(), "kind" => kind)
+                .absolute(count);
+        }
+    }
+    for fallback in registry.fallbacks() {
+        for (kind, count) in [
+            ("error", fallback.error_calls),
+            ("rejection", fallback.rejection_calls),
+        ] {
+            counter!("resilience_fallback_calls_total", "name" => fallback.name, "kind" => kind)
+                .absolute(count);
+        }
+    }
+}
+
+/// Calls [`publish_metrics`] now and then every `interval` on a tokio task,
+/// for exporters that push rather than render on a scrape. Dropping or
+/// aborting the returned handle's task stops it.
+pub fn publish_metrics_every(interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            publish_metrics();
+        }
+    })
+}
+
+/// The state as a label value.
+fn label(state: CircuitState) -> &'static str {
+    match state {
+        CircuitState::Closed => "closed",
+        CircuitState::Open => "open",
+        CircuitState::HalfOpen => "half_open",
+        CircuitState::ForcedOpen => "forced_open",
+        CircuitState::Disabled => "disabled",
+        CircuitState::MetricsOnly => "metrics_only",
+    }
+}
+
+// Descriptions go to the recorder installed at the time, so they are given
+// again with the first publication after one is installed... once per process
+// is what exporters keep anyway.
+fn describe() {
+    static DESCRIBED: Once = Once::new();
+    DESCRIBED.call_once(|| {
+        describe_gauge!(
+            "resilience_circuitbreaker_state",
+            "1 for the breaker's current state, 0 for the others"
+        );
+        describe_counter!(
+            "resilience_circuitbreaker_calls_total",
+            "Calls through the breaker, by outcome"
+        );
+        describe_counter!(
+            "resilience_circuitbreaker_slow_calls_total",
+            "Calls slower than slow_call_duration"
+        );
+        describe_gauge!(
+            "resilience_circuitbreaker_failure_rate",
+            "Share of failed calls in the window, once judged"
+        );
+        describe_gauge!(
+            "resilience_circuitbreaker_slow_call_rate",
+            "Share of slow calls in the window, once judged"
+        );
+        describe_gauge!(
+            "resilience_circuitbreaker_buffered_calls",
+            "Calls in the window"
+        );
+        describe_counter!(
+            "resilience_circuitbreaker_transitions_total",
+            "State transitions, by from and to"
+        );
+        describe_counter!(
+            "resilience_circuitbreaker_open_seconds_total",
+            Unit::Seconds,
+            "Time spent OPEN, HALF_OPEN or FORCED_OPEN"
+        );
+        describe_counter!(
+            "resilience_retry_calls_total",
+            "Calls under the retry, by outcome"
+        );
+        describe_counter!(
+            "resilience_retry_attempts_total",
+            "Attempts of the calls that ended, first ones included"
+        );
+        describe_gauge!(
+            "resilience_bulkhead_available_concurrent_calls",
+            "Free slots"
+        );
+        describe_gauge!(
+            "resilience_bulkhead_max_allowed_concurrent_calls",
+            "max_concurrent in force"
+        );
+        describe_counter!(
+            "resilience_bulkhead_calls_total",
+            "Calls permitted and rejected"
+        );
+        describe_gauge!(
+            "resilience_ratelimiter_available_permissions",
+            "Tokens in the bucket"
+        );
+        describe_gauge!(
+            "resilience_ratelimiter_waiting_calls",
+            "Calls waiting for a token"
+        );
+        describe_counter!(
+            "resilience_ratelimiter_calls_total",
+            "Calls permitted and rejected"
+        );
+        describe_counter!("resilience_timelimiter_calls_total", "Calls by outcome");
+        describe_counter!(
+            "resilience_fallback_calls_total",
+            "Results replaced by a fallback, by cause"
+        );
+    });
+}

@@ -1,0 +1,165 @@
+//! Every [`Event`] as a `tracing` event under the target `resilience`, with
+//! the fields `kind` and `name` and, where they apply, `attempt`, `delay`,
+//! `from`, `to` and `error`.
+//!
+//! | level | events |
+//! |---|---|
+//! | WARN | a breaker opening (OPEN or FORCED_OPEN), retries exhausted, a configuration refused or in conflict, a health alert raised |
+//! | INFO | a breaker closing again (a recovery), a configuration applied, a health alert cleared |
+//! | DEBUG | everything else: permits, rejections, retries scheduled, timeouts, fallbacks, other transitions |
+
+use resilience_grammar::duration::format as duration;
+use tracing::Level;
+
+use crate::{CircuitState, Error, Event};
+
+const TARGET: &str = "resilience";
+
+/// Hands `event` to `tracing` if a subscriber wants its level: one relaxed
+/// load when it does not, as the level is known where this is inlined.
+#[inline]
+pub(crate) fn record(event: &Event<'_>) {
+    if tracing::level_enabled!(level(event)) {
+        record_enabled(event);
+    }
+}
+
+#[inline]
+fn level(event: &Event<'_>) -> Level {
+    match event {
+        Event::StateTransition {
+            to: CircuitState::Open | CircuitState::ForcedOpen,
+            ..
+        }
+        | Event::RetriesExhausted { .. }
+        | Event::ConfigConflict(_)
+        | Event::ConfigRejected(_) => Level::WARN,
+        Event::StateTransition {
+            to: CircuitState::Closed,
+            ..
+        }
+        | Event::ConfigApplied(_) => Level::INFO,
+        _ => Level::DEBUG,
+    }
+}
+
+// The macros need their level as a constant: one arm per level.
+macro_rules! at {
+    ($level:expr, $($fields:tt)*) => {
+        match $level {
+            Level::WARN => tracing::warn!(target: TARGET, $($fields)*),
+            Level::INFO => tracing::info!(target: TARGET, $($fields)*),
+            _ => tracing::debug!(target: TARGET, $($fields)*),
+        }
+    };
+}
+
+#[cold]
+#[inline(never)]
+fn record_enabled(event: &Event<'_>) {
+    let level = level(event);
+    match *event {
+        Event::RetryScheduled {
+            name,
+            attempt,
+            delay,
+        } => {
+            at!(level, kind = "retry", name, attempt, delay = %duration(delay), "attempt failed, retrying")
+        }
+        Event::RetriesExhausted { name, attempts } => {
+            at!(
+                level,
+                kind = "retry",
+                name,
+                attempt = attempts,
+                "retries exhausted"
+            )
+        }
+        Event::RetrySucceeded { name, attempts } => {
+            at!(
+                level,
+                kind = "retry",
+                name,
+                attempt = attempts,
+                "call succeeded"
+            )
+        }
+        Event::RetryNotRetried { name, attempts } => at!(
+            level,
+            kind = "retry",
+            name,
+            attempt = attempts,
+            "call failed with an error that is not retried"
+        ),
+        Event::StateTransition { name, from, to } => at!(
+            level,
+            kind = "circuit_breaker",
+            name,
+            from = %from,
+            to = %to,
+            "circuit breaker changed state"
+        ),
+        Event::CallRejected { error } => at!(
+            level,
+            kind = rejecting_kind(error),
+            name = error.name(),
+            error = %error,
+            "call rejected"
+        ),
+        Event::TimedOut { name, timeout } => at!(
+            level,
+            kind = "time_limiter",
+            name,
+            delay = %duration(timeout),
+            "call timed out"
+        ),
+        Event::FallbackUsed { name, rejection } => match rejection {
+            Some(error) => {
+                at!(level, kind = "fallback", name, error = %error, "fallback replaced a rejection")
+            }
+            None => at!(level, kind = "fallback", name, "fallback replaced an error"),
+        },
+        Event::BulkheadPermitted { name } => at!(level, kind = "bulkhead", name, "call permitted"),
+        Event::BulkheadFinished { name } => at!(level, kind = "bulkhead", name, "call finished"),
+        Event::RateLimiterPermitted { name, waited } => at!(
+            level,
+            kind = "rate_limiter",
+            name,
+            delay = %duration(waited),
+            "call permitted"
+        ),
+        Event::TimeLimiterFinished { name, ok } => at!(
+            level,
+            kind = "time_limiter",
+            name,
+            ok,
+            "call finished in time"
+        ),
+        Event::ConfigConflict(conflict) => at!(
+            level,
+            kind = conflict.kind.as_str(),
+            name = conflict.name.as_str(),
+            "{conflict}"
+        ),
+        Event::ConfigApplied(report) => at!(
+            level,
+            changes = report.changes.len(),
+            warnings = report.warnings.len(),
+            "configuration applied\n{report}"
+        ),
+        Event::ConfigRejected(errors) => at!(
+            level,
+            problems = errors.problems().len(),
+            "configuration refused, nothing changed\n{errors}"
+        ),
+    }
+}
+
+fn rejecting_kind(error: &Error) -> &'static str {
+    match error {
+        Error::CircuitOpen { .. } => "circuit_breaker",
+        Error::BulkheadFull { .. } => "bulkhead",
+        Error::RateLimited { .. } => "rate_limiter",
+        Error::Timeout { .. } => "time_limiter",
+    }
+}
