@@ -28,6 +28,9 @@ pub enum BenchError {
 
 mod telemetry;
 
+#[cfg(feature = "tracing")]
+pub use telemetry::install_subscriber;
+
 /// Short, steady runs: enough samples for a stable median on a 2-core machine.
 /// Installs the telemetry of the enabled features first (see `telemetry.rs`).
 pub fn criterion() -> Criterion {

@@ -15,9 +15,16 @@ pub(crate) fn install() {
         #[cfg(feature = "metrics")]
         scrape_all_along();
         #[cfg(feature = "tracing")]
-        tracing::subscriber::set_global_default(InfoAndAbove)
-            .expect("no other subscriber is installed");
+        install_subscriber();
     });
+}
+
+/// Installs, as the global default, a subscriber that wants INFO and above
+/// and drops what it gets.
+#[cfg(feature = "tracing")]
+pub fn install_subscriber() {
+    tracing::subscriber::set_global_default(InfoAndAbove)
+        .expect("no other subscriber is installed");
 }
 
 #[cfg(feature = "metrics")]

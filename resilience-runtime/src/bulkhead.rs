@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::config::{check, ConfigError};
-use crate::event::{emit, Event, Listeners};
+use crate::event::{self, emit, Event, Listeners};
 use crate::live::Live;
 use crate::own_line::OwnLine;
 use crate::stats::{Counter, PerThreadCounter};
@@ -88,7 +88,6 @@ pub struct Bulkhead {
     name: Name,
     config: Live<BulkheadConfig>,
     permitted: PerThreadCounter,
-    finished: PerThreadCounter,
     rejected: Counter,
     listeners: Listeners<EventListener>,
 }
@@ -120,8 +119,6 @@ pub struct BulkheadMetrics {
     pub permitted_calls: u64,
     /// Calls refused for want of a slot.
     pub rejected_calls: u64,
-    /// Calls that gave their slot back.
-    pub finished_calls: u64,
 }
 
 impl Bulkhead {
@@ -138,7 +135,6 @@ impl Bulkhead {
             name: name.into(),
             config: Live::new(config),
             permitted: PerThreadCounter::new(),
-            finished: PerThreadCounter::new(),
             rejected: Counter::default(),
             listeners: Listeners::new(),
         })
@@ -231,7 +227,7 @@ impl Bulkhead {
     /// let metrics = bulkhead.metrics();
     /// assert_eq!((metrics.available_concurrent_calls, metrics.permitted_calls), (1, 1));
     /// drop(permit);
-    /// assert_eq!(bulkhead.metrics().finished_calls, 1);
+    /// assert_eq!(bulkhead.metrics().available_concurrent_calls, 2);
     /// ```
     pub fn metrics(&self) -> BulkheadMetrics {
         BulkheadMetrics {
@@ -239,7 +235,6 @@ impl Bulkhead {
             max_allowed_concurrent_calls: self.max_concurrent(),
             permitted_calls: self.permitted.get(),
             rejected_calls: self.rejected.get(),
-            finished_calls: self.finished.get(),
         }
     }
 
@@ -356,20 +351,17 @@ impl Bulkhead {
             })
             .ok()?;
         self.permitted.add();
-        self.report(
-            BulkheadEvent::Permitted,
-            Event::BulkheadPermitted { name: &self.name },
-        );
+        if self.listeners.any() || event::routine_wanted() {
+            self.report(BulkheadEvent::Permitted);
+        }
         Some(BulkheadPermit { bulkhead: self })
     }
 
     #[inline]
     fn release(&self) {
-        self.finished.add();
-        self.report(
-            BulkheadEvent::Finished,
-            Event::BulkheadFinished { name: &self.name },
-        );
+        if self.listeners.any() || event::routine_wanted() {
+            self.report(BulkheadEvent::Finished);
+        }
         // SeqCst pairs with `Waiting::new` and `take`: either a waiter sees this
         // slot, or this release sees the waiter and wakes it.
         self.available.fetch_add(1, Ordering::SeqCst);
@@ -418,11 +410,17 @@ impl Bulkhead {
         error
     }
 
-    /// Tells this bulkhead's listeners and the registry's.
-    #[inline]
-    fn report(&self, event: BulkheadEvent, registry: Event<'_>) {
+    /// Tells this bulkhead's listeners and the registry's of a permit or a
+    /// release; out of line, so that a call nobody listens to pays a branch.
+    #[cold]
+    #[inline(never)]
+    fn report(&self, event: BulkheadEvent) {
         self.listeners.notify(|listener| listener(&event));
-        emit(registry);
+        let name = &self.name;
+        emit(match event {
+            BulkheadEvent::Finished => Event::BulkheadFinished { name },
+            _ => Event::BulkheadPermitted { name },
+        });
     }
 }
 

@@ -215,6 +215,19 @@ pub(crate) fn unsubscribe(id: ListenerId) -> bool {
     LISTENERS.remove(id)
 }
 
+/// Whether a routine event, one of the success path that `tracing` sees at
+/// DEBUG, would reach anyone: a registry listener or, with the `tracing`
+/// feature, a subscriber that wants DEBUG. The policies check this (and their
+/// own listeners) before building the event, out of line.
+#[inline]
+pub(crate) fn routine_wanted() -> bool {
+    #[cfg(feature = "tracing")]
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        return true;
+    }
+    LISTENERS.any()
+}
+
 /// Reports `event` to every registry listener.
 #[inline]
 pub(crate) fn emit(event: Event<'_>) {

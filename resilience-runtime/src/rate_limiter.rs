@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::clock::{saturating_nanos, Epoch};
 use crate::config::{check, ConfigError};
-use crate::event::{emit, Event, Listeners};
+use crate::event::{self, emit, Event, Listeners};
 use crate::live::Live;
 use crate::stats::{Counter, PerThreadCounter};
 use crate::{Error, ListenerId, Name};
@@ -379,6 +379,15 @@ impl RateLimiter {
         if waited > 0 {
             self.waited.add();
         }
+        if self.listeners.any() || event::routine_wanted() {
+            self.report_permit(waited);
+        }
+    }
+
+    // Out of line, so that a call nobody listens to pays a branch.
+    #[cold]
+    #[inline(never)]
+    fn report_permit(&self, waited: u64) {
         let waited = Duration::from_nanos(waited);
         self.listeners.notify(|listener| {
             listener(&if waited.is_zero() {

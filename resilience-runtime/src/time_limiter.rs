@@ -6,7 +6,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::config::ConfigError;
-use crate::event::{emit, Event, Listeners};
+use crate::event::{self, emit, Event, Listeners};
 use crate::live::Live;
 use crate::stats::{Counter, PerThreadCounter};
 use crate::{Error, ListenerId, Name};
@@ -248,12 +248,25 @@ impl TimeLimiter {
     #[doc(hidden)]
     #[inline]
     pub fn finished(&self, ok: bool) {
-        let (count, event) = if ok {
-            (&self.successful, TimeLimiterEvent::Succeeded)
+        if ok {
+            self.successful.add();
         } else {
-            (&self.failed, TimeLimiterEvent::Failed)
+            self.failed.add();
+        }
+        if self.listeners.any() || event::routine_wanted() {
+            self.report_finished(ok);
+        }
+    }
+
+    // Out of line, so that a call nobody listens to pays a branch.
+    #[cold]
+    #[inline(never)]
+    fn report_finished(&self, ok: bool) {
+        let event = if ok {
+            TimeLimiterEvent::Succeeded
+        } else {
+            TimeLimiterEvent::Failed
         };
-        count.add();
         self.listeners.notify(|listener| listener(&event));
         emit(Event::TimeLimiterFinished {
             name: &self.name,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{check, ConfigError};
-use crate::event::{emit, Event, Listeners};
+use crate::event::{self, emit, Event, Listeners};
 use crate::live::Live;
 use crate::stats::{Counter, PerThreadCounter};
 use crate::{ListenerId, Name};
@@ -291,6 +291,19 @@ impl Retry {
         self.listeners.remove(id)
     }
 
+    // Out of line, so that a call nobody listens to pays a branch; and a
+    // method of the retry, so that the caller's `Attempts` stays in registers.
+    #[cold]
+    #[inline(never)]
+    fn report_success(&self, attempts: u32) {
+        self.listeners
+            .notify(|listener| listener(&RetryEvent::Succeeded { attempts }));
+        emit(Event::RetrySucceeded {
+            name: &self.name,
+            attempts,
+        });
+    }
+
     /// A fresh count of attempts for one call, to drive a retry loop by hand.
     #[inline]
     pub fn attempts(&self) -> Attempts<'_> {
@@ -416,21 +429,17 @@ impl Attempts<'_> {
     pub fn finished(&self, ok: bool) {
         let retry = self.retry;
         let attempts = self.made + 1;
-        if ok {
-            if attempts == 1 {
-                retry.succeeded_first.add();
-            } else {
-                retry.succeeded_later.add();
-            }
-            retry
-                .listeners
-                .notify(|listener| listener(&RetryEvent::Succeeded { attempts }));
-            emit(Event::RetrySucceeded {
-                name: &retry.name,
-                attempts,
-            });
-        } else {
+        if !ok {
             self.not_retried(attempts);
+            return;
+        }
+        if attempts == 1 {
+            retry.succeeded_first.add();
+        } else {
+            retry.succeeded_later.add();
+        }
+        if retry.listeners.any() || event::routine_wanted() {
+            retry.report_success(attempts);
         }
     }
 

@@ -3,22 +3,47 @@
 //! its own with a plain load and store, and a read sums every thread's slot.
 //!
 //! Every counter has an index into a per-thread table of pages, allocated on
-//! a thread's first count in that page. A thread's table is listed in
-//! `THREADS` while the thread lives; when the thread ends, its counts are
+//! a thread's first count in that page. A thread's table is listed in the
+//! registry while the thread lives; when the thread ends, its counts are
 //! folded into `RETIRED` and its pages freed, so short-lived threads leave
 //! nothing behind. Indices of dropped counters are reused, their slots zeroed
-//! first. Beyond `PAGES * PAGE` live counters, a counter falls back to one
-//! shared atomic.
+//! first. Beyond `(PAGES - 1) * PAGE` live counters, a counter falls back to
+//! one shared atomic: it gets the last page, which no table ever allocates.
 
-use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 const PAGE: usize = 64;
+// A `u8` indexes the pages with no bounds check.
 const PAGES: usize = 256;
+const OVERFLOW: usize = (PAGES - 1) * PAGE;
 
 type Page = [AtomicU64; PAGE];
+
+/// Where a counter's slot is in every table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Index {
+    page: u8,
+    slot: u8,
+}
+
+impl Index {
+    fn new(index: usize) -> Self {
+        Index {
+            page: u8::try_from(index / PAGE).expect("below `PAGES`"),
+            slot: (index % PAGE) as u8,
+        }
+    }
+
+    fn get(self) -> usize {
+        usize::from(self.page) * PAGE + usize::from(self.slot)
+    }
+
+    fn is_overflow(self) -> bool {
+        self.get() >= OVERFLOW
+    }
+}
 
 /// One thread's slots (or, as `RETIRED`, the sums of every thread that ended).
 struct Table {
@@ -32,16 +57,17 @@ impl Table {
         }
     }
 
-    fn slot(&self, index: usize) -> Option<&AtomicU64> {
-        let page = self.pages[index / PAGE].load(Ordering::Acquire);
+    #[inline]
+    fn slot(&self, index: Index) -> Option<&AtomicU64> {
+        let page = self.pages[usize::from(index.page)].load(Ordering::Acquire);
         // SAFETY: a page, once published, lives until its table is dropped,
         // which happens under `REGISTRY`'s lock with the table unlisted, or
         // on the owning thread, which is the one calling.
-        (!page.is_null()).then(|| unsafe { &(*page)[index % PAGE] })
+        (!page.is_null()).then(|| unsafe { &(*page)[usize::from(index.slot) % PAGE] })
     }
 
-    fn slot_or_new(&self, index: usize) -> &AtomicU64 {
-        let cell = &self.pages[index / PAGE];
+    fn slot_or_new(&self, index: Index) -> &AtomicU64 {
+        let cell = &self.pages[usize::from(index.page)];
         if cell.load(Ordering::Acquire).is_null() {
             let page = Box::into_raw(Box::new([const { AtomicU64::new(0) }; PAGE]));
             // Only the owner (or the registry, under its lock) installs pages.
@@ -83,54 +109,53 @@ fn registry() -> MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A thread's table, listed on its first count and folded into `RETIRED`
-/// when the thread ends.
-struct Local {
-    table: Table,
-    listed: Cell<bool>,
+thread_local! {
+    // Without a destructor, so that reaching it is an offset from the thread
+    // pointer, with no check of its state.
+    static TABLE: Table = const { Table::new() };
+    // Touched on a thread's first count: it lists the table, and when the
+    // thread ends, folds it into `RETIRED` and unlists it.
+    static LISTED: Listed = const { Listed };
 }
 
-impl Drop for Local {
+struct Listed;
+
+impl Listed {
+    /// Lists this thread's table, once.
+    fn touch(&self) {}
+}
+
+impl Drop for Listed {
     fn drop(&mut self) {
-        if !self.listed.get() {
-            return;
-        }
-        let mut registry = registry();
-        let me: *const Table = &self.table;
-        registry.threads.retain(|table| !ptr::eq(*table, me));
-        for (page_index, cell) in self.table.pages.iter().enumerate() {
-            let page = cell.load(Ordering::Acquire);
-            if page.is_null() {
-                continue;
-            }
-            // SAFETY: this thread's own page, not yet freed.
-            for (slot, count) in unsafe { &*page }.iter().enumerate() {
-                let count = count.load(Ordering::Relaxed);
-                if count > 0 {
-                    RETIRED
-                        .slot_or_new(page_index * PAGE + slot)
-                        .fetch_add(count, Ordering::Relaxed);
+        // `TABLE` has no destructor, so it is still there.
+        TABLE.with(|table| {
+            let mut registry = registry();
+            registry.threads.retain(|listed| !ptr::eq(*listed, table));
+            for (page_index, cell) in table.pages.iter().enumerate() {
+                let page = cell.load(Ordering::Acquire);
+                if page.is_null() {
+                    continue;
+                }
+                // SAFETY: this thread's own page, not yet freed.
+                for (slot, count) in unsafe { &*page }.iter().enumerate() {
+                    let count = count.load(Ordering::Relaxed);
+                    if count > 0 {
+                        RETIRED
+                            .slot_or_new(Index::new(page_index * PAGE + slot))
+                            .fetch_add(count, Ordering::Relaxed);
+                    }
                 }
             }
-        }
-        self.table.free_pages();
+            table.free_pages();
+        });
     }
-}
-
-thread_local! {
-    static LOCAL: Local = const {
-        Local {
-            table: Table::new(),
-            listed: Cell::new(false),
-        }
-    };
 }
 
 /// A count of events, added to on the calling thread's own slot.
 #[derive(Debug)]
 pub(crate) struct PerThreadCounter {
-    /// `usize::MAX` once the tables are full: counted in `overflow` instead.
-    index: usize,
+    /// In the last page once the others are full: counted in `overflow` instead.
+    index: Index,
     overflow: AtomicU64,
 }
 
@@ -139,14 +164,14 @@ impl PerThreadCounter {
         let mut registry = registry();
         let index = match registry.free.pop() {
             Some(index) => index,
-            None if registry.next < PAGES * PAGE => {
+            None if registry.next < OVERFLOW => {
                 registry.next += 1;
                 registry.next - 1
             }
-            None => usize::MAX,
+            None => OVERFLOW,
         };
         PerThreadCounter {
-            index,
+            index: Index::new(index),
             overflow: AtomicU64::new(0),
         }
     }
@@ -154,15 +179,15 @@ impl PerThreadCounter {
     /// Adds one: a plain load and store on this thread's slot, no lock prefix.
     #[inline]
     pub(crate) fn add(&self) {
-        let counted = LOCAL.try_with(|local| {
-            let Some(slot) = local.table.slot(self.index) else {
-                return false;
-            };
-            // Only this thread writes its slot, so the sum cannot be lost.
-            slot.store(slot.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            true
+        let counted = TABLE.with(|table| match table.slot(self.index) {
+            Some(slot) => {
+                // Only this thread writes its slot, so no count is lost.
+                slot.store(slot.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                true
+            }
+            None => false,
         });
-        if counted != Ok(true) {
+        if !counted {
             self.add_slow();
         }
     }
@@ -170,34 +195,39 @@ impl PerThreadCounter {
     #[cold]
     #[inline(never)]
     fn add_slow(&self) {
-        if self.index == usize::MAX {
+        if self.index.is_overflow() {
             self.overflow.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let added = LOCAL.try_with(|local| {
+        // Listed before its first count, so that a read never misses one;
+        // and a thread being torn down counts in `overflow`.
+        if LISTED.try_with(Listed::touch).is_err() {
+            self.overflow.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        TABLE.with(|table| {
             let slot = {
-                // Listed before the first count, so a read never misses it.
                 let mut registry = registry();
-                if !local.listed.replace(true) {
-                    // SAFETY: the table lives as long as the thread, and is
-                    // unlisted by `Local::drop` before it goes away.
-                    let table: &'static Table = unsafe { &*ptr::from_ref(&local.table) };
+                if !registry
+                    .threads
+                    .iter()
+                    .any(|listed| ptr::eq(*listed, table))
+                {
+                    // SAFETY: the table lives as long as the thread, and
+                    // `Listed::drop` unlists it before the thread ends.
+                    let table: &'static Table = unsafe { &*ptr::from_ref(table) };
                     registry.threads.push(table);
                 }
-                local.table.slot_or_new(self.index)
+                table.slot_or_new(self.index)
             };
             slot.store(slot.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         });
-        // A count made while this thread is being torn down.
-        if added.is_err() {
-            self.overflow.fetch_add(1, Ordering::Relaxed);
-        }
     }
 
     /// The sum over every thread, alive or ended.
     pub(crate) fn get(&self) -> u64 {
         let mut sum = self.overflow.load(Ordering::Relaxed);
-        if self.index == usize::MAX {
+        if self.index.is_overflow() {
             return sum;
         }
         let registry = registry();
@@ -218,7 +248,7 @@ impl Default for PerThreadCounter {
 
 impl Drop for PerThreadCounter {
     fn drop(&mut self) {
-        if self.index == usize::MAX {
+        if self.index.is_overflow() {
             return;
         }
         let mut registry = registry();
@@ -228,7 +258,7 @@ impl Drop for PerThreadCounter {
                 slot.store(0, Ordering::Relaxed);
             }
         }
-        registry.free.push(self.index);
+        registry.free.push(self.index.get());
     }
 }
 
