@@ -160,9 +160,8 @@ fn label(state: CircuitState) -> &'static str {
     }
 }
 
-// Descriptions go to the recorder installed at the time, so they are given
-// again with the first publication after one is installed... once per process
-// is what exporters keep anyway.
+// Once per process, to the recorder of the first publication: the help text
+// is all it adds, so a recorder installed later goes without.
 fn describe() {
     static DESCRIBED: Once = Once::new();
     DESCRIBED.call_once(|| {
