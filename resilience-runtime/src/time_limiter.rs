@@ -197,9 +197,7 @@ impl TimeLimiter {
         E: From<Error>,
         Fut: Future<Output = Result<T, E>>,
     {
-        let result = self.limit(f()).await?;
-        self.finished(result.is_ok());
-        result
+        self.judged(f(), Result::is_ok).await?
     }
 
     /// Awaits `future`, or drops it and returns [`Error::Timeout`] once the
@@ -212,25 +210,33 @@ impl TimeLimiter {
     /// into its output (use [`call_async`](Self::call_async) for `Result`s).
     #[inline]
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
-        let output = self.limit(future).await?;
-        self.finished(true);
-        Ok(output)
+        self.judged(future, |_| true).await
     }
 
-    /// [`run`](Self::run) without counting the outcome, which the caller
-    /// reports with [`finished`](Self::finished): the attribute's expansion.
+    /// [`run`](Self::run), counting an output in time as successful when
+    /// `ok` says so and as failed otherwise: the attribute's expansion and
+    /// [`call_async`](Self::call_async).
     #[doc(hidden)]
     #[inline]
-    pub async fn limit<F: Future>(&self, future: F) -> Result<F::Output, Error> {
+    pub async fn judged<F: Future>(
+        &self,
+        future: F,
+        ok: impl Fn(&F::Output) -> bool,
+    ) -> Result<F::Output, Error> {
         let timeout = self.config.get().timeout;
         let Some(deadline) = Instant::now().checked_add(timeout) else {
             // Beyond the clock's range: no deadline can pass.
-            return Ok(future.await);
+            let output = future.await;
+            self.finished(ok(&output));
+            return Ok(output);
         };
         let mut future = pin!(future);
         let mut timer = pin!(None::<Sleep>);
+        // Counted where the output is ready, so that nothing more is kept
+        // across the await for it.
         poll_fn(|context| {
             if let Poll::Ready(output) = future.as_mut().poll(context) {
+                self.finished(ok(&output));
                 return Poll::Ready(Ok(output));
             }
             if timer.is_none() {
@@ -245,9 +251,8 @@ impl TimeLimiter {
     }
 
     /// Counts a call that ended in time, and tells the listeners.
-    #[doc(hidden)]
     #[inline]
-    pub fn finished(&self, ok: bool) {
+    fn finished(&self, ok: bool) {
         if ok {
             self.successful.add();
         } else {

@@ -25,11 +25,11 @@ pub(crate) fn wrap(
     let at = site(span);
     quote_spanned!(at=> {
         let limiter: &#krate::TimeLimiter = #limiter;
-        match limiter.limit(async { #inner }).await {
-            ::core::result::Result::Ok(outcome) => {
-                limiter.finished(::core::matches!(outcome, #p::Outcome::Ok(_)));
-                outcome
-            }
+        match limiter
+            .judged(async { #inner }, |outcome| ::core::matches!(outcome, #p::Outcome::Ok(_)))
+            .await
+        {
+            ::core::result::Result::Ok(outcome) => outcome,
             ::core::result::Result::Err(rejection) => #p::Outcome::Rejected(rejection),
         }
     })
