@@ -87,6 +87,7 @@
 
 mod error;
 mod file;
+pub(crate) mod health;
 pub(crate) mod layers;
 mod report;
 pub(crate) mod schema;
@@ -98,7 +99,7 @@ pub(crate) use error::check;
 pub use error::{ConfigError, ConfigErrors, Location, Problem};
 pub use file::Config;
 pub use layers::Origin;
-pub use report::{ApplyReport, Change};
+pub use report::{ApplyReport, Change, RuleChange};
 pub use schema::PolicyKind;
 pub use value::Value;
 #[cfg(feature = "watch")]
