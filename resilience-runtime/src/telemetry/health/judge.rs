@@ -87,13 +87,13 @@ pub(crate) fn admission(rules: &HealthRules, rejections: Option<Rejections>) -> 
     )]
 }
 
-/// A duration for a sentence: whole seconds from a second up, else whole
-/// milliseconds.
+/// A duration for a sentence: to the second from a minute up, else to the
+/// millisecond (so that a short `open_alert_after` just passed reads so).
 fn rounded(duration: Duration) -> String {
-    let shown = if duration >= Duration::from_secs(1) {
+    let shown = if duration >= Duration::from_secs(60) {
         Duration::from_secs(duration.as_secs())
     } else {
-        Duration::from_millis(duration.subsec_millis().into())
+        Duration::from_millis(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
     };
     resilience_grammar::duration::format(shown)
 }
@@ -254,5 +254,6 @@ mod tests {
         assert_eq!(percent(1.0), "100%");
         assert_eq!(rounded(Duration::from_millis(61_900)), "1m1s");
         assert_eq!(rounded(Duration::from_micros(2_500)), "2ms");
+        assert_eq!(rounded(Duration::from_micros(2_100_900)), "2s100ms");
     }
 }

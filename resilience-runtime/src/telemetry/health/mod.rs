@@ -8,6 +8,7 @@ mod watch;
 mod window;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -181,6 +182,9 @@ pub struct Health {
 /// Remembers what the previous evaluations saw; held only while judging.
 static TRACKER: Mutex<Option<Tracker>> = Mutex::new(None);
 
+/// Evaluations started so far, to tell a late one from the latest.
+static EVALUATIONS: AtomicU64 = AtomicU64::new(0);
+
 impl Registry {
     /// Judges every instance made so far by the [health rules](crate::telemetry#health),
     /// and reports each instance whose status or reasons changed since the
@@ -203,14 +207,17 @@ impl Registry {
     /// assert_eq!(registry().health().status, HealthStatus::Healthy);
     /// ```
     pub fn health(&self) -> Health {
+        let order = EVALUATIONS.fetch_add(1, Ordering::Relaxed);
         let rules = rules::in_force();
         let now = tokio::time::Instant::now();
+        // Read outside the tracker's lock: reading a breaker may turn it
+        // HALF_OPEN, and its listeners may evaluate health again.
         let observations = self.observe();
         let (judged, alerts) = {
             let mut tracker = TRACKER.lock().unwrap_or_else(PoisonError::into_inner);
             tracker
                 .get_or_insert_with(Tracker::default)
-                .evaluate(&rules, observations, now)
+                .evaluate(&rules, observations, now, order)
         };
         // Outside the lock: a listener may evaluate health again.
         for alert in &alerts {

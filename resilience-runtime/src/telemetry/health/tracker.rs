@@ -43,28 +43,38 @@ pub(crate) struct Alert {
 #[derive(Debug)]
 struct Tracked {
     window: Window,
-    /// The reasons of the latest evaluation, and when it read the instance.
+    /// The reasons of the latest evaluation.
     reasons: Vec<HealthReason>,
-    evaluated: Instant,
 }
 
 /// Every instance evaluated so far, by kind and name.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
     instances: HashMap<(PolicyKind, String), Tracked>,
+    /// The order of the latest evaluation recorded, and when it read.
+    latest: u64,
+    previous: Option<Instant>,
 }
 
 impl Tracker {
     /// Judges every observation made at `now`, and lists the instances whose
     /// status or set of reason codes changed since they were last judged.
-    /// An observation older than the one last judged for its instance (two
-    /// evaluations racing) gives the latest judgement, and changes nothing.
+    /// `order` counts evaluations as they started: one that started before
+    /// the latest recorded (two evaluations racing) is judged and returned,
+    /// but alerts nothing and is not remembered.
     pub(crate) fn evaluate(
         &mut self,
         rules: &HealthRules,
         observations: Vec<Observation>,
         now: Instant,
+        order: u64,
     ) -> (Vec<InstanceHealth>, Vec<Alert>) {
+        let late = order < self.latest;
+        // An instance the previous evaluation did not list was made since.
+        let made_after = if late { None } else { self.previous };
+        if !late {
+            (self.latest, self.previous) = (order, Some(now));
+        }
         let mut judged = Vec::with_capacity(observations.len());
         let mut alerts = Vec::new();
         for Observation {
@@ -77,14 +87,9 @@ impl Tracker {
                 .instances
                 .entry((kind, name.clone()))
                 .or_insert_with(|| Tracked {
-                    window: Window::default(),
+                    window: made_after.map_or_else(Window::default, Window::from_zero_at),
                     reasons: Vec::new(),
-                    evaluated: now,
                 });
-            if now < tracked.evaluated {
-                judged.push(InstanceHealth::new(kind, name, tracked.reasons.clone()));
-                continue;
-            }
             let reasons = match reading {
                 Reading::Breaker(reading) => judge::breaker(rules, reading),
                 Reading::Admission {
@@ -99,6 +104,10 @@ impl Tracker {
                     judge::admission(rules, rejections)
                 }
             };
+            if late {
+                judged.push(InstanceHealth::new(kind, name, reasons));
+                continue;
+            }
             let (from, to) = (status(&tracked.reasons), status(&reasons));
             if from != to || !same_codes(&tracked.reasons, &reasons) {
                 alerts.push(Alert {
@@ -110,7 +119,6 @@ impl Tracker {
                 });
             }
             tracked.reasons = reasons.clone();
-            tracked.evaluated = now;
             judged.push(InstanceHealth::new(kind, name, reasons));
         }
         (judged, alerts)
@@ -190,8 +198,12 @@ mod tests {
             (402, Closed, None),
             (403, Closed, None),
         ] {
-            let (judged, alerts) =
-                tracker.evaluate(&rules, vec![breaker("inventory", state, open)], at(secs));
+            let (judged, alerts) = tracker.evaluate(
+                &rules,
+                vec![breaker("inventory", state, open)],
+                at(secs),
+                secs,
+            );
             assert_eq!(judged[0].status, status(&judged[0].reasons));
             all.extend(alerts);
         }
@@ -213,14 +225,14 @@ mod tests {
         let mut tracker = Tracker::default();
         let now = Instant::now();
         let open = breaker("pricing", CircuitState::Open, Some(1));
-        let (_, alerts) = tracker.evaluate(&rules, vec![open.clone()], now);
+        let (_, alerts) = tracker.evaluate(&rules, vec![open.clone()], now, 0);
         assert_eq!(alerts.len(), 1);
         let mut failing = open;
         if let Reading::Breaker(reading) = &mut failing.reading {
             reading.failure_rate = Some(0.9);
             reading.window_calls = 10;
         }
-        let (_, alerts) = tracker.evaluate(&rules, vec![failing], now);
+        let (_, alerts) = tracker.evaluate(&rules, vec![failing], now, 1);
         assert_eq!(
             transitions(&alerts),
             [("pricing", HealthStatus::Degraded, HealthStatus::Degraded)]
@@ -235,8 +247,12 @@ mod tests {
         let start = Instant::now();
         let at = |secs| start + Duration::from_secs(secs);
         let mut run = |secs, permitted, rejected| {
-            let (judged, alerts) =
-                tracker.evaluate(&rules, vec![bulkhead("db", permitted, rejected)], at(secs));
+            let (judged, alerts) = tracker.evaluate(
+                &rules,
+                vec![bulkhead("db", permitted, rejected)],
+                at(secs),
+                secs,
+            );
             (judged[0].status, alerts.len())
         };
         assert_eq!(run(0, 0, 0), (HealthStatus::Healthy, 0));
@@ -247,15 +263,36 @@ mod tests {
     }
 
     #[test]
-    fn a_late_observation_changes_nothing() {
+    fn an_instance_new_since_the_previous_evaluation_is_judged_from_it() {
+        let rules = HealthRules::default();
+        let mut tracker = Tracker::default();
+        let start = Instant::now();
+        let (_, alerts) = tracker.evaluate(&rules, Vec::new(), start, 0);
+        assert!(alerts.is_empty());
+        let later = start + Duration::from_secs(5);
+        let (judged, _) = tracker.evaluate(&rules, vec![bulkhead("new", 1, 1)], later, 1);
+        assert_eq!(judged[0].status, HealthStatus::Degraded);
+        assert_eq!(
+            judged[0].reasons[0].message,
+            "rejected 50% of 2 calls over the last 5s, more than 10%"
+        );
+    }
+
+    #[test]
+    fn an_evaluation_overtaken_by_a_later_one_alerts_nothing() {
         let rules = HealthRules::default();
         let mut tracker = Tracker::default();
         let now = Instant::now();
         let open = breaker("late", CircuitState::Open, Some(1));
-        tracker.evaluate(&rules, vec![open], now + Duration::from_secs(1));
+        let (_, alerts) = tracker.evaluate(&rules, vec![open.clone()], now, 2);
+        assert_eq!(alerts.len(), 1);
+        // Started earlier, when the breaker was still closed.
         let closed = breaker("late", CircuitState::Closed, None);
-        let (judged, alerts) = tracker.evaluate(&rules, vec![closed], now);
+        let (judged, alerts) = tracker.evaluate(&rules, vec![closed], now, 1);
         assert!(alerts.is_empty());
-        assert_eq!(judged[0].status, HealthStatus::Degraded);
+        assert_eq!(judged[0].status, HealthStatus::Healthy);
+        // Nothing was remembered of it: the breaker was open, and is still.
+        let (_, alerts) = tracker.evaluate(&rules, vec![open], now, 3);
+        assert!(alerts.is_empty());
     }
 }

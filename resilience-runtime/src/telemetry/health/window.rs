@@ -49,6 +49,17 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// The window of an instance made after `at`: no calls then.
+    pub(crate) fn from_zero_at(at: Instant) -> Self {
+        Window {
+            samples: VecDeque::from([Sample {
+                at,
+                permitted: 0,
+                rejected: 0,
+            }]),
+        }
+    }
+
     /// Judges `now` against the oldest sample of the minute before it, then
     /// keeps `now` as a sample. `None` when there is no earlier sample: the
     /// first evaluation of an instance has nothing to compare with.
@@ -60,17 +71,17 @@ impl Window {
         {
             self.samples.pop_front();
         }
-        // Counters only grow; smaller ones belong to another instance of the
-        // name (a test's registry, say): start over from them.
+        // Counters only grow, and the clock only moves on: anything else is
+        // another instance of the name, or another (paused) clock of a test.
         if self.samples.back().is_some_and(|newest| {
-            now.permitted < newest.permitted || now.rejected < newest.rejected
+            now.permitted < newest.permitted || now.rejected < newest.rejected || now.at < newest.at
         }) {
             self.samples.clear();
         }
         let judged = self
             .samples
             .front()
-            .filter(|oldest| oldest.at < now.at)
+            .filter(|oldest| oldest.at != now.at)
             .map(|oldest| {
                 let permitted = now.permitted - oldest.permitted;
                 let rejected = now.rejected - oldest.rejected;
@@ -132,6 +143,18 @@ mod tests {
     }
 
     #[test]
+    fn an_instance_made_since_an_evaluation_is_judged_from_zero_then() {
+        let start = Instant::now();
+        let mut window = Window::from_zero_at(start);
+        let judged = window.observe(at(start, 5, 6, 2)).unwrap();
+        assert_eq!((judged.rejected, judged.calls), (2, 8));
+        assert_eq!(judged.over, Duration::from_secs(5));
+        // Made over a minute after it: unknown when its calls came.
+        let mut window = Window::from_zero_at(start);
+        assert_eq!(window.observe(at(start, 61, 6, 2)), None);
+    }
+
+    #[test]
     fn samples_older_than_a_minute_are_forgotten() {
         let start = Instant::now();
         let mut window = Window::default();
@@ -169,6 +192,16 @@ mod tests {
             window.observe(sample);
         }
         assert_eq!(window.samples.len(), 5);
+    }
+
+    #[test]
+    fn a_clock_that_goes_back_starts_the_window_over() {
+        let start = Instant::now();
+        let mut window = Window::default();
+        window.observe(at(start, 300, 0, 0));
+        assert_eq!(window.observe(at(start, 0, 0, 5)), None);
+        let judged = window.observe(at(start, 10, 5, 5)).unwrap();
+        assert_eq!((judged.rejected, judged.calls), (0, 5));
     }
 
     #[test]
