@@ -465,9 +465,12 @@ mod traced {
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Event, Level, Metadata, Subscriber};
 
-    /// The `tracing` events of the target `resilience`: level and fields.
+    /// One captured event: its level and its fields as text.
+    type Captured = (Level, BTreeMap<String, String>);
+
+    /// The `tracing` events of the target `resilience`.
     #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<(Level, BTreeMap<String, String>)>>>);
+    struct Capture(Arc<Mutex<Vec<Captured>>>);
 
     struct Fields(BTreeMap<String, String>);
 
@@ -514,7 +517,7 @@ mod traced {
             breaker.reset();
             registry().health();
         });
-        let alerts: Vec<(Level, BTreeMap<String, String>)> = capture
+        let alerts: Vec<Captured> = capture
             .0
             .lock()
             .unwrap()

@@ -167,6 +167,39 @@ mod tests {
         assert!(edges.validate().is_ok());
     }
 
+    // The only test of this binary to touch the registry's rules.
+    #[test]
+    fn the_table_sets_the_rules_until_rules_are_set_in_code_which_win() {
+        use crate::config::Config;
+        use crate::registry;
+
+        let config = |text: &str| Config::from_toml_str(text).unwrap();
+        let report = registry()
+            .apply(&config("[health]\nfailure_rate_alert = 0.5\n"))
+            .unwrap();
+        assert_eq!(
+            report.to_string(),
+            "health.failure_rate_alert: 0.3 -> 0.5 (config table)\n"
+        );
+        assert_eq!(registry().health_rules().failure_rate_alert, 0.5);
+
+        let invalid = HealthRules::default().open_alert_after(Duration::ZERO);
+        assert!(registry().set_health_rules(invalid).is_err());
+        assert_eq!(registry().health_rules().failure_rate_alert, 0.5);
+
+        let code = HealthRules::default().rejection_rate_alert(0.2);
+        registry().set_health_rules(code.clone()).unwrap();
+        assert_eq!(registry().health_rules(), code);
+        let report = registry()
+            .apply(&config("[health]\nopen_alert_after = \"1m\"\n"))
+            .unwrap();
+        assert_eq!(
+            report.to_string(),
+            "no setting changed\nwarning: line 1, column 2: `health`: the health rules are set in code (`set_health_rules`), which takes precedence: this table changes nothing\n"
+        );
+        assert_eq!(registry().health_rules(), code);
+    }
+
     #[test]
     fn rules_serialize_with_the_duration_in_the_attributes_grammar() {
         let json = serde_json::to_value(HealthRules::default()).unwrap();
