@@ -86,7 +86,15 @@ impl Config {
         let mut tables = Vec::new();
         let mut health = None;
         for (kind, kinds) in document.get_ref() {
-            if let (TABLE, DeValue::Table(entries)) = (kind.get_ref().as_ref(), kinds.get_ref()) {
+            if kind.get_ref() == TABLE {
+                let DeValue::Table(entries) = kinds.get_ref() else {
+                    problems.push(Problem {
+                        path: TABLE.to_owned(),
+                        location: at(kind.span()),
+                        message: format!("expected a table of rules, e.g. `[{TABLE}]` then `open_alert_after = \"5m\"`"),
+                    });
+                    continue;
+                };
                 health = Some(Table {
                     kind: TABLE.to_owned(),
                     name: String::new(),

@@ -217,6 +217,14 @@ mod tests {
     }
 
     #[test]
+    fn health_must_be_a_table() {
+        assert_eq!(
+            problems("health = 5\n"),
+            ["line 1, column 1: `health`: expected a table of rules, e.g. `[health]` then `open_alert_after = \"5m\"`"]
+        );
+    }
+
+    #[test]
     fn an_unknown_key_gets_a_suggestion() {
         assert_eq!(
             problems("[health]\nopen_alert_afer = \"1m\"\nflavour = 1\n"),
