@@ -1,5 +1,6 @@
 //! What the policies report as they work: retries, state transitions,
-//! rejections, timeouts and fallbacks.
+//! rejections, timeouts and fallbacks; and the registry's configurations
+//! and health alerts.
 //!
 //! Register a listener with [`Registry::on_event`](crate::Registry::on_event),
 //! or on one policy instance (`on_event` of each policy, with its own event
@@ -11,8 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use crate::config::{ApplyReport, ConfigErrors};
+use crate::config::{ApplyReport, ConfigErrors, PolicyKind};
 use crate::registry::Conflict;
+use crate::telemetry::{HealthReason, HealthStatus};
 use crate::{CircuitState, Error};
 
 /// One thing a policy did. Borrowed: copy out what you keep.
@@ -111,6 +113,22 @@ pub enum Event<'a> {
     ConfigApplied(&'a ApplyReport),
     /// A configuration was refused, and nothing changed.
     ConfigRejected(&'a ConfigErrors),
+    /// [`Registry::health`](crate::Registry::health) found an instance's
+    /// status or reasons changed since its previous evaluation: an alert
+    /// started (`to` worse than `from`), cleared (`to` better), or its
+    /// reasons changed (`to == from`).
+    HealthChanged {
+        /// The kind of policy.
+        kind: PolicyKind,
+        /// The instance's name.
+        name: &'a str,
+        /// Its status at the previous evaluation.
+        from: HealthStatus,
+        /// Its status now.
+        to: HealthStatus,
+        /// Its reasons now; empty when it is healthy again.
+        reasons: &'a [HealthReason],
+    },
 }
 
 /// Identifies a registered listener, to remove it later.

@@ -17,6 +17,10 @@ pub(super) struct History {
     entered: AtomicU64,
     /// Nanoseconds spent refusing calls, in states left already.
     refusing: AtomicU64,
+    /// When the breaker last began refusing calls after letting them through,
+    /// in nanoseconds of its clock: the start of the current outage, which
+    /// moves between OPEN and HALF_OPEN do not restart.
+    outage_began: AtomicU64,
 }
 
 impl History {
@@ -25,6 +29,7 @@ impl History {
             transitions: [const { AtomicU64::new(0) }; STATES * STATES],
             entered: AtomicU64::new(0),
             refusing: AtomicU64::new(0),
+            outage_began: AtomicU64::new(0),
         }
     }
 
@@ -36,6 +41,8 @@ impl History {
         if refuses(from) {
             self.refusing
                 .fetch_add(now.saturating_sub(entered), Ordering::Relaxed);
+        } else if refuses(to) {
+            self.outage_began.store(now, Ordering::Release);
         }
     }
 
@@ -51,6 +58,14 @@ impl History {
             nanos += now.saturating_sub(self.entered.load(Ordering::Acquire));
         }
         Duration::from_nanos(nanos)
+    }
+
+    /// How long the breaker has refused calls without a break at `now`, if
+    /// `state` (its current one) refuses them.
+    pub(super) fn outage(&self, state: CircuitState, now: u64) -> Option<Duration> {
+        refuses(state).then(|| {
+            Duration::from_nanos(now.saturating_sub(self.outage_began.load(Ordering::Acquire)))
+        })
     }
 
     /// Each pair of states the breaker has moved between, with how often.

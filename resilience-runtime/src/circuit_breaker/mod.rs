@@ -309,6 +309,14 @@ impl CircuitBreaker {
         }
     }
 
+    /// How long the breaker has refused calls, if `state` (its state as just
+    /// read) refuses them (OPEN, HALF_OPEN or FORCED_OPEN): the time since it
+    /// last left a state that lets calls through. Moves between OPEN and
+    /// HALF_OPEN do not restart it; only closing (or a reset) ends it.
+    pub(crate) fn outage_duration(&self, state: CircuitState) -> Option<Duration> {
+        self.history.outage(state, self.clock.nanos())
+    }
+
     /// Each pair of states this breaker has moved between since creation,
     /// with how often, in the order of [`CircuitState::ALL`].
     ///

@@ -9,7 +9,11 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
+use resilience_grammar::closest;
+
 use super::error::{ConfigErrors, Location, Problem};
+use super::health::TABLE;
+use super::schema::PolicyKind;
 use super::value::Raw;
 
 /// Settings for named policies, one table per kind and instance, keys spelled
@@ -34,6 +38,8 @@ use super::value::Raw;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
     pub(crate) tables: Vec<Table>,
+    /// The `[health]` table, if there is one: keys directly under it, no instances.
+    pub(crate) health: Option<Table>,
 }
 
 /// One `[kind.name]` table.
@@ -78,7 +84,33 @@ impl Config {
             .collect();
         let at = |span: std::ops::Range<usize>| Some(Location::of(text, span.start));
         let mut tables = Vec::new();
+        let mut health = None;
         for (kind, kinds) in document.get_ref() {
+            if kind.get_ref() == TABLE {
+                let DeValue::Table(entries) = kinds.get_ref() else {
+                    problems.push(Problem {
+                        path: TABLE.to_owned(),
+                        location: at(kind.span()),
+                        message: format!("expected a table of rules, e.g. `[{TABLE}]` then `open_alert_after = \"5m\"`"),
+                    });
+                    continue;
+                };
+                health = Some(Table {
+                    kind: TABLE.to_owned(),
+                    name: String::new(),
+                    kind_at: at(kind.span()),
+                    at: at(kind.span()),
+                    entries: entries
+                        .iter()
+                        .map(|(key, value)| Entry {
+                            key: key.get_ref().to_string(),
+                            value: raw(value.get_ref()),
+                            at: at(key.span()),
+                        })
+                        .collect(),
+                });
+                continue;
+            }
             let DeValue::Table(instances) = kinds.get_ref() else {
                 problems.push(Problem {
                     path: kind.get_ref().to_string(),
@@ -90,6 +122,10 @@ impl Config {
                 });
                 continue;
             };
+            if let Some(problem) = misspelt_health(kind.get_ref(), instances, at(kind.span())) {
+                problems.push(problem);
+                continue;
+            }
             for (name, instance) in instances {
                 let DeValue::Table(entries) = instance.get_ref() else {
                     problems.push(Problem {
@@ -120,7 +156,7 @@ impl Config {
         }
         // The parser keeps tables sorted by name; a file is read in its own order.
         tables.sort_by_key(|table: &Table| table.at);
-        let config = Config { tables };
+        let config = Config { tables, health };
         // A document recovered from a syntax error holds guesses: judge only the syntax.
         if problems.is_empty() {
             problems.extend(config.check_alone());
@@ -157,6 +193,23 @@ impl Config {
     }
 }
 
+/// A table of settings outside any instance, named close to `[health]`
+/// and far from every kind of policy: most likely a misspelt `[health]`.
+fn misspelt_health(kind: &str, instances: &DeTable<'_>, at: Option<Location>) -> Option<Problem> {
+    let settings_directly = instances
+        .values()
+        .any(|value| !matches!(value.get_ref(), DeValue::Table(_)));
+    let known = PolicyKind::ALL.map(PolicyKind::as_str);
+    if !settings_directly || PolicyKind::parse(kind).is_some() || closest(kind, &known).is_some() {
+        return None;
+    }
+    closest(kind, &[TABLE]).map(|_| Problem {
+        path: kind.to_owned(),
+        location: at,
+        message: format!("unknown table; did you mean `[{TABLE}]`?"),
+    })
+}
+
 fn raw(value: &DeValue<'_>) -> Raw {
     match value {
         DeValue::String(text) => Raw::Text(text.to_string()),
@@ -175,12 +228,38 @@ fn raw(value: &DeValue<'_>) -> Raw {
 
 impl<'de> Deserialize<'de> for Config {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let kinds =
-            BTreeMap::<String, BTreeMap<String, BTreeMap<String, Raw>>>::deserialize(deserializer)?;
-        let tables = kinds
-            .into_iter()
-            .flat_map(|(kind, instances)| {
-                instances.into_iter().map(move |(name, entries)| Table {
+        let sections = BTreeMap::<String, BTreeMap<String, Node>>::deserialize(deserializer)?;
+        let mut tables = Vec::new();
+        let mut health = None;
+        for (kind, nodes) in sections {
+            if kind == TABLE {
+                let entries = nodes
+                    .into_iter()
+                    .map(|(key, node)| Entry {
+                        key,
+                        value: match node {
+                            Node::Value(value) => value,
+                            Node::Table(_) => Raw::Other("a table"),
+                        },
+                        at: None,
+                    })
+                    .collect();
+                health = Some(Table {
+                    kind,
+                    name: String::new(),
+                    kind_at: None,
+                    at: None,
+                    entries,
+                });
+                continue;
+            }
+            for (name, node) in nodes {
+                let Node::Table(entries) = node else {
+                    return Err(de::Error::custom(format!(
+                        "`{kind}.{name}`: a setting must be inside an instance's table, e.g. `[{kind}.default]`"
+                    )));
+                };
+                tables.push(Table {
                     kind: kind.clone(),
                     name,
                     kind_at: None,
@@ -193,10 +272,58 @@ impl<'de> Deserialize<'de> for Config {
                             at: None,
                         })
                         .collect(),
-                })
-            })
-            .collect();
-        Ok(Config { tables })
+                });
+            }
+        }
+        Ok(Config { tables, health })
+    }
+}
+
+/// What a section holds under one key: an instance's table of settings, or
+/// (in `[health]`) a setting.
+enum Node {
+    Table(BTreeMap<String, Raw>),
+    Value(Raw),
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an instance's table or a setting's value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = BTreeMap::new();
+        while let Some((key, value)) = map.next_entry::<String, Raw>()? {
+            entries.insert(key, value);
+        }
+        Ok(Node::Table(entries))
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Node, E> {
+        RawVisitor.visit_bool(b).map(Node::Value)
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Node, E> {
+        RawVisitor.visit_i64(n).map(Node::Value)
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Node, E> {
+        RawVisitor.visit_u64(n).map(Node::Value)
+    }
+    fn visit_f64<E: de::Error>(self, x: f64) -> Result<Node, E> {
+        RawVisitor.visit_f64(x).map(Node::Value)
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Node, E> {
+        RawVisitor.visit_str(text).map(Node::Value)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Node, A::Error> {
+        RawVisitor.visit_seq(seq).map(Node::Value)
     }
 }
 

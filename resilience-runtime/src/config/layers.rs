@@ -6,8 +6,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
 use super::error::{ConfigErrors, Location, Problem};
 use super::file::{Config, Table};
+use super::health::HealthTable;
 use super::schema::{PolicyKind, Settings};
 use super::value::{Raw, Value};
 use crate::registry::CallSite;
@@ -43,6 +46,30 @@ impl fmt::Display for Origin {
     }
 }
 
+/// An object whose `source` is `code`, `table`, `base` (with the template's
+/// name under `base`), `inline` (with the attribute's place under
+/// `call_site`), `default_table` or `built_in`.
+impl Serialize for Origin {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let source = match self {
+            Origin::Code => "code",
+            Origin::Table => "table",
+            Origin::Base(_) => "base",
+            Origin::Inline(_) => "inline",
+            Origin::DefaultTable => "default_table",
+            Origin::BuiltIn => "built_in",
+        };
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("source", source)?;
+        match self {
+            Origin::Base(base) => map.serialize_entry("base", base)?,
+            Origin::Inline(site) => map.serialize_entry("call_site", site)?,
+            _ => {}
+        }
+        map.end()
+    }
+}
+
 /// The name reserved for the table every instance of a kind falls back on.
 pub(crate) const DEFAULT: &str = "default";
 
@@ -51,6 +78,8 @@ pub(crate) const DEFAULT: &str = "default";
 #[doc(hidden)]
 pub struct Layers {
     tables: BTreeMap<(PolicyKind, String), Checked>,
+    /// The `[health]` table.
+    pub(crate) health: HealthTable,
 }
 
 #[derive(Debug)]
@@ -113,6 +142,9 @@ impl Layers {
                 }
             };
             layers.tables.insert((kind, table.name.clone()), checked);
+        }
+        if let Some(table) = &config.health {
+            layers.health = HealthTable::read(table, &mut problems);
         }
         layers.check_bases(&mut problems);
         ConfigErrors::into_result(problems).map(|()| layers)

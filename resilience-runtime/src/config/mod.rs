@@ -35,11 +35,22 @@
 //!
 //! [time_limiter.ec2_run_instances]
 //! timeout = "3m"
+//!
+//! [health]                           # the thresholds of `registry().health()`
+//! open_alert_after = "2m"
+//! failure_rate_alert = 0.5
+//! rejection_rate_alert = 0.05
 //! ```
 //!
 //! Kinds: `retry`, `circuit_breaker`, `rate_limiter`, `bulkhead`,
 //! `time_limiter`. `default` is reserved: the kind's `default` table applies
 //! to every instance of that kind.
+//!
+//! `[health]` is not a kind: its keys, those of
+//! [`HealthRules`](crate::telemetry::HealthRules), sit directly in it. Rules
+//! set in code with [`Registry::set_health_rules`](crate::Registry::set_health_rules)
+//! win over it; a key it does not give keeps its default (see
+//! [`telemetry`](crate::telemetry#health) for the rules).
 //!
 //! A duration always carries its unit: `timeout = 10` is an error that
 //! suggests `"10s"`, since some tools read a bare number as seconds and others
@@ -87,6 +98,7 @@
 
 mod error;
 mod file;
+pub(crate) mod health;
 pub(crate) mod layers;
 mod report;
 pub(crate) mod schema;
@@ -98,7 +110,7 @@ pub(crate) use error::check;
 pub use error::{ConfigError, ConfigErrors, Location, Problem};
 pub use file::Config;
 pub use layers::Origin;
-pub use report::{ApplyReport, Change};
+pub use report::{ApplyReport, Change, RuleChange};
 pub use schema::PolicyKind;
 pub use value::Value;
 #[cfg(feature = "watch")]

@@ -34,25 +34,56 @@ impl fmt::Display for Change {
     }
 }
 
+/// One rule of [`Registry::health`](crate::Registry::health) that an applied
+/// configuration's `[health]` table changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleChange {
+    /// The rule, as the `[health]` table spells it.
+    pub key: &'static str,
+    /// The value before.
+    pub old: Value,
+    /// The value now.
+    pub new: Value,
+    /// Where the value now comes from.
+    pub origin: Origin,
+}
+
+impl fmt::Display for RuleChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "health.{}: {} -> {} ({})",
+            self.key, self.old, self.new, self.origin
+        )
+    }
+}
+
 /// What [`Registry::apply`](crate::Registry::apply) did: every setting it
 /// changed, and warnings about tables that set nothing in use.
 ///
-/// `Display` prints one line per change, then one per warning.
+/// `Display` prints one line per change (the policies', then the health
+/// rules'), then one per warning.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApplyReport {
     /// Every setting whose value changed, by kind, name and key.
     pub changes: Vec<Change>,
+    /// Every health rule whose value changed.
+    pub health_rules: Vec<RuleChange>,
     /// Tables that name no declared instance and serve as no `base`, most
-    /// likely a misspelt name, each with a did-you-mean when one is close.
+    /// likely a misspelt name, each with a did-you-mean when one is close;
+    /// and a `[health]` table overridden by rules set in code.
     pub warnings: Vec<Problem>,
 }
 
 impl fmt::Display for ApplyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.changes.is_empty() {
+        if self.changes.is_empty() && self.health_rules.is_empty() {
             writeln!(f, "no setting changed")?;
         }
         for change in &self.changes {
+            writeln!(f, "{change}")?;
+        }
+        for change in &self.health_rules {
             writeln!(f, "{change}")?;
         }
         for warning in &self.warnings {

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use serde::Serialize;
+
 use super::value::{Field, Range, Type, Value};
 use super::ConfigError;
 use crate::bulkhead::BulkheadConfig;
@@ -12,8 +14,10 @@ use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::RetryConfig;
 use crate::time_limiter::TimeLimiterConfig;
 
-/// A kind of policy, spelled in a configuration file as its attribute is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A kind of policy, spelled in a configuration file as its attribute is
+/// (and so serialized: `"circuit_breaker"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PolicyKind {
     /// `retry`
     Retry,

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::{Serialize, Serializer};
+
 use crate::retry::Jitter;
 
 /// A setting's value, as [`Registry::instances`](crate::Registry::instances)
@@ -37,6 +39,26 @@ impl fmt::Display for Value {
             Value::Jitter(Jitter::Equal) => f.write_str("\"equal\""),
             Value::Jitter(Jitter::Decorrelated) => f.write_str("\"decorrelated\""),
             Value::Unset => f.write_str("none"),
+        }
+    }
+}
+
+/// As in a configuration file, strings unquoted: a number, a duration in the
+/// attributes' grammar (`"250ms"`), a jitter's name (`"full"`), or `null`
+/// for [`Value::Unset`].
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Count(n) => serializer.serialize_u64(*n),
+            Value::Number(x) | Value::Jitter(Jitter::Fraction(x)) => serializer.serialize_f64(*x),
+            Value::Duration(d) => {
+                serializer.serialize_str(&resilience_grammar::duration::format(*d))
+            }
+            Value::Jitter(Jitter::None) => serializer.serialize_f64(0.0),
+            Value::Jitter(Jitter::Full) => serializer.serialize_str("full"),
+            Value::Jitter(Jitter::Equal) => serializer.serialize_str("equal"),
+            Value::Jitter(Jitter::Decorrelated) => serializer.serialize_str("decorrelated"),
+            Value::Unset => serializer.serialize_none(),
         }
     }
 }
@@ -99,6 +121,8 @@ pub(crate) enum Range {
     Fraction,
     /// At least 1.0: a growth factor.
     Factor,
+    /// In `[0, 1]`: a share that may be zero, as a health alert's threshold.
+    Share,
 }
 
 impl Range {
@@ -110,6 +134,7 @@ impl Range {
                 x.is_finite() && x >= 1.0,
                 "must be a factor of at least 1.0",
             ),
+            Range::Share => ((0.0..=1.0).contains(&x), "must be in [0, 1]"),
         };
         if ok {
             Ok(x)

@@ -2,10 +2,12 @@
 //! takes effect, or none of it.
 
 use super::{each_kind, Policy, Registry, State};
+use crate::config::health::{self, HealthTable};
 use crate::config::layers::{did_you_mean, Layers};
 use crate::config::schema::Settings;
-use crate::config::{ApplyReport, Change, Config, ConfigErrors, PolicyKind, Problem};
+use crate::config::{ApplyReport, Change, Config, ConfigErrors, PolicyKind, Problem, RuleChange};
 use crate::event::{emit, Event};
+use crate::telemetry::health::rules;
 
 impl Registry {
     /// Applies `config` in place of the configuration applied before, whole
@@ -14,6 +16,9 @@ impl Registry {
     /// gives returns to its inline or built-in value. Works before any call
     /// and at any time after, which is a reload; the result is also reported
     /// to listeners as [`Event::ConfigApplied`] or [`Event::ConfigRejected`].
+    /// The `[health]` table's rules take effect at once, likewise: a key it
+    /// no longer gives returns to its default (rules set in code with
+    /// [`set_health_rules`](Self::set_health_rules) win over the table).
     ///
     /// In-flight calls are never disturbed. A circuit breaker keeps its state
     /// and counters, and its window the most recent outcomes that fit the new
@@ -66,13 +71,18 @@ impl Registry {
         }
         each_kind!(plan);
         ConfigErrors::into_result(problems)?;
+        report.health_rules = health_rule_changes(&layers.health);
         report.warnings = unused_tables(&state, &layers);
+        report
+            .warnings
+            .extend(overridden_health_table(&layers.health));
         macro_rules! commit {
             ($policy:ty) => {
                 commit::<$policy>(&state, &layers)
             };
         }
         each_kind!(commit);
+        rules::apply_table(layers.health.clone());
         state.file = layers;
         Ok(report)
     }
@@ -136,6 +146,33 @@ fn commit<P: Policy>(state: &State, layers: &Layers) {
             unreachable!("settings checked by `plan` were rejected: {error}");
         }
     }
+}
+
+/// The health rules `table` changes, from those in force.
+fn health_rule_changes(table: &HealthTable) -> Vec<RuleChange> {
+    let (old, new) = (rules::with_table(None), rules::with_table(Some(table)));
+    health::KEYS
+        .iter()
+        .zip(new.origins)
+        .filter_map(|(key, (origin, _))| {
+            let (before, after) = ((key.get)(&old.rules), (key.get)(&new.rules));
+            (before != after).then_some(RuleChange {
+                key: key.name,
+                old: before,
+                new: after,
+                origin,
+            })
+        })
+        .collect()
+}
+
+/// A `[health]` table that rules set in code override whole.
+fn overridden_health_table(table: &HealthTable) -> Option<Problem> {
+    (!table.is_empty() && rules::set_in_code()).then(|| Problem {
+        path: health::TABLE.to_owned(),
+        location: table.at,
+        message: "the health rules are set in code (`set_health_rules`), which takes precedence: this table changes nothing".to_owned(),
+    })
 }
 
 /// Tables that name no declared instance and serve as nobody's base.

@@ -4,12 +4,18 @@
 use std::fmt;
 use std::ops::Deref;
 
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
 use super::{each_kind, CallSite, Policy, Registry, State};
 use crate::config::schema::Settings;
 use crate::config::{Origin, PolicyKind, Value};
 
 /// One named policy instance: its call sites and its settings.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialized with the same field names, `settings` as an object from each
+/// key to its `value` and `origin` (see [`Setting`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InstanceInfo {
     /// The kind of policy.
     pub kind: PolicyKind,
@@ -19,13 +25,17 @@ pub struct InstanceInfo {
     /// instance only a handle lookup or `configure_*` declares.
     pub call_sites: Vec<CallSite>,
     /// Every setting, in the order of the attribute's documentation.
+    #[serde(serialize_with = "settings_by_key")]
     pub settings: Vec<Setting>,
     /// Whether a call or a lookup has made the instance yet.
     pub in_use: bool,
 }
 
 /// One setting's value in force and where it comes from.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialized as `{"key": "max_wait", "value": "50ms", "origin": {"source":
+/// "table"}}`: [`Value`] as a file writes it, [`Origin`] as an object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Setting {
     /// The key, as the attribute argument is spelled.
     pub key: &'static str,
@@ -36,9 +46,34 @@ pub struct Setting {
 }
 
 /// The list [`Registry::instances`] returns: a slice of [`InstanceInfo`],
-/// displayed as a table with one row per setting.
-#[derive(Debug, Clone, PartialEq)]
+/// displayed as a table with one row per setting, serialized as an array.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
 pub struct Instances(Vec<InstanceInfo>);
+
+/// Settings as one object, in their order: `{"max_wait": {"value": "50ms",
+/// "origin": {"source": "table"}}}`.
+pub(crate) fn settings_by_key<S: Serializer>(
+    settings: &[Setting],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct InForce<'a> {
+        value: &'a Value,
+        origin: &'a Origin,
+    }
+    let mut map = serializer.serialize_map(Some(settings.len()))?;
+    for setting in settings {
+        map.serialize_entry(
+            setting.key,
+            &InForce {
+                value: &setting.value,
+                origin: &setting.origin,
+            },
+        )?;
+    }
+    map.end()
+}
 
 impl Deref for Instances {
     type Target = [InstanceInfo];

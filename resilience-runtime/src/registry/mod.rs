@@ -16,6 +16,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+pub(crate) use instances::settings_by_key;
 pub use instances::{InstanceInfo, Instances, Setting};
 pub use state::Policy;
 pub(crate) use state::{each_kind, State};
@@ -265,7 +266,7 @@ fn announce(conflict: &Conflict) {
 }
 
 /// Where an annotated function configures a named instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct CallSite {
     /// The annotated function.
     pub function: &'static str,

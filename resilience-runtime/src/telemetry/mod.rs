@@ -1,7 +1,57 @@
 //! What the policies make visible to operators: their events as `tracing`
 //! events (feature `tracing`, see `docs/observability.md` for the levels and
-//! fields) and their counts as metrics (feature `metrics`).
+//! fields), their counts as metrics (feature `metrics`), every instance at
+//! once as a serializable [`Snapshot`], and an overall [`Health`] with alerts.
 //!
+//! # Snapshot
+//!
+//! [`Registry::snapshot`](crate::Registry::snapshot): every named instance
+//! with its kind, name, state, metrics and settings in force (with their
+//! origins), and every fallback's counts, as one `serde::Serialize` value.
+//! `docs/health.md` documents its JSON, field by field.
+//!
+//! # Health
+//!
+//! [`Registry::health`](crate::Registry::health): `healthy`, `degraded` or
+//! `critical`, with the reasons of each instance that is not healthy.
+//!
+//! - a circuit breaker OPEN, HALF_OPEN or FORCED_OPEN is **degraded**, and
+//!   **critical** once it has refused calls for longer than
+//!   `open_alert_after` (default 5 minutes), counted from when it left
+//!   CLOSED: moves between OPEN and HALF_OPEN do not restart the count, only
+//!   closing (or a reset) ends it;
+//! - a circuit breaker whose window's failure rate is at or above
+//!   `failure_rate_alert` (default 0.3) is **degraded**;
+//! - a bulkhead or a rate limiter that rejected more than
+//!   `rejection_rate_alert` (default 0.1) of its calls over the last minute
+//!   is **degraded**. The policies count over their lifetime, so each
+//!   evaluation samples their counts (on tokio's clock, at most once a second
+//!   per instance) and the rate is taken from the oldest sample of the last
+//!   minute to now: an instance's first evaluation has no rate yet, and one
+//!   watched for less than a minute is judged over that time.
+//!
+//! An instance's status is its worst reason's, and the overall status the
+//! worst instance's; only instances that are not healthy are listed. The
+//! thresholds are [`HealthRules`], set in code with
+//! [`Registry::set_health_rules`](crate::Registry::set_health_rules) or in
+//! the configuration file's `[health]` table (code wins, as `configure_*`
+//! does over a policy's table; a configuration without the table returns
+//! its rules to the defaults).
+//!
+//! A dependency's outage alone must not take a healthy replica out of its
+//! load balancer: a freshly opened breaker is degraded, not critical. Let a
+//! readiness probe fail (HTTP 503) on `critical` only and pass on
+//! `degraded`; never point a liveness probe at health, since restarting the
+//! process does not mend its dependencies.
+//!
+//! Each evaluation compares every instance's status and reason codes with
+//! the previous one and reports a change as
+//! [`Event::HealthChanged`](crate::Event::HealthChanged) (a WARN under
+//! `tracing` when the instance gets worse or its reasons change, an INFO when
+//! it gets better). Alerts are judged only when health is evaluated:
+//! [`watch_health`] evaluates it on an interval, so that they fire with no
+//! probe calling.
+
 //! # Metrics
 //!
 //! The counters and gauges of every named instance, published to the
@@ -38,10 +88,16 @@
 //! | `resilience_timelimiter_calls_total` | `kind`: successful, failed, timeout | counter |
 //! | `resilience_fallback_calls_total` | `kind`: error, rejection; `name` is the function's | counter |
 
+pub(crate) mod health;
 #[cfg(feature = "metrics")]
 mod metrics;
+mod snapshot;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing;
 
+pub use health::{
+    watch_health, Health, HealthReason, HealthRules, HealthStatus, InstanceHealth, ReasonCode,
+};
 #[cfg(feature = "metrics")]
 pub use metrics::{publish_metrics, publish_metrics_every};
+pub use snapshot::{InstanceSnapshot, PolicyMetrics, Snapshot};

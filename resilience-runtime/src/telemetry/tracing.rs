@@ -4,13 +4,16 @@
 //!
 //! | level | events |
 //! |---|---|
-//! | WARN | a breaker opening (OPEN or FORCED_OPEN), retries exhausted, a configuration refused or in conflict, a health alert raised |
-//! | INFO | a breaker closing again (a recovery), a configuration applied, a health alert cleared |
+//! | WARN | a breaker opening (OPEN or FORCED_OPEN), retries exhausted, a configuration refused or in conflict, a health alert raised or changed (an instance worse, or unhealthy for other reasons) |
+//! | INFO | a breaker closing again (a recovery), a configuration applied, a health alert cleared (an instance better) |
 //! | DEBUG | everything else: permits, rejections, retries scheduled, timeouts, fallbacks, other transitions |
+
+use std::fmt;
 
 use resilience_grammar::duration::format as duration;
 use tracing::Level;
 
+use crate::telemetry::HealthReason;
 use crate::{CircuitState, Error, Event};
 
 const TARGET: &str = "resilience";
@@ -34,11 +37,13 @@ fn level(event: &Event<'_>) -> Level {
         | Event::RetriesExhausted { .. }
         | Event::ConfigConflict(_)
         | Event::ConfigRejected(_) => Level::WARN,
+        Event::HealthChanged { from, to, .. } if to >= from => Level::WARN,
         Event::StateTransition {
             to: CircuitState::Closed,
             ..
         }
-        | Event::ConfigApplied(_) => Level::INFO,
+        | Event::ConfigApplied(_)
+        | Event::HealthChanged { .. } => Level::INFO,
         _ => Level::DEBUG,
     }
 }
@@ -143,7 +148,7 @@ fn record_enabled(event: &Event<'_>) {
         ),
         Event::ConfigApplied(report) => at!(
             level,
-            changes = report.changes.len(),
+            changes = report.changes.len() + report.health_rules.len(),
             warnings = report.warnings.len(),
             "configuration applied\n{report}"
         ),
@@ -152,6 +157,43 @@ fn record_enabled(event: &Event<'_>) {
             problems = errors.problems().len(),
             "configuration refused, nothing changed\n{errors}"
         ),
+        Event::HealthChanged {
+            kind,
+            name,
+            from,
+            to,
+            reasons,
+        } => {
+            let reasons = Reasons(reasons);
+            let what = if to > from {
+                "health alert raised"
+            } else if to < from {
+                "health alert cleared"
+            } else {
+                "health alert changed"
+            };
+            at!(
+                level,
+                kind = kind.as_str(),
+                name,
+                from = %from,
+                to = %to,
+                "{what}{reasons}"
+            )
+        }
+    }
+}
+
+/// A health event's reasons after its message: `: circuit_open: OPEN, ...; failure_rate: ...`.
+struct Reasons<'a>(&'a [HealthReason]);
+
+impl fmt::Display for Reasons<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, reason) in self.0.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            write!(f, "{reason}")?;
+        }
+        Ok(())
     }
 }
 
