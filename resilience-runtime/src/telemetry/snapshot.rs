@@ -126,7 +126,6 @@ impl Serialize for PolicyMetrics {
                 )?;
                 map.serialize_entry("permitted_calls", &m.permitted_calls)?;
                 map.serialize_entry("rejected_calls", &m.rejected_calls)?;
-                map.serialize_entry("finished_calls", &m.finished_calls)?;
             }
             PolicyMetrics::RateLimiter(m) => {
                 map.serialize_entry("available_permissions", &m.available_permissions)?;
