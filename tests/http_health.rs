@@ -42,6 +42,13 @@ async fn health_turns_degraded_then_critical_then_healthy_again() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(
+        report["health_rules"][0]["key"], "open_alert_after",
+        "{report}"
+    );
+    assert_eq!(report["health_rules"][0]["old"], "5m", "{report}");
+    assert_eq!(report["health_rules"][0]["new"], "2s", "{report}");
 
     let (status, body) = health().await;
     assert_eq!(

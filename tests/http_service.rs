@@ -31,12 +31,10 @@ async fn the_service_shows_an_outage_and_is_operated_over_http() {
 
     let before = instance(&http, &server, "circuit_breaker", "downstream").await;
     assert_eq!(before["in_use"], json!(false), "{before}");
-    let (threshold, origin) = setting(&before, "failure_rate_threshold");
-    assert_eq!(threshold, json!(0.5));
-    assert!(
-        origin.starts_with("attribute at ") && origin.ends_with("examples/service.rs"),
-        "{origin}"
-    );
+    let threshold = &before["settings"]["failure_rate_threshold"];
+    assert_eq!(threshold["value"], json!(0.5), "{before}");
+    assert_eq!(threshold["origin"]["source"], "inline", "{before}");
+    assert_eq!(threshold["origin"]["call_site"]["function"], "fetch_item");
 
     // Five good requests, then failing ones until the breaker refuses.
     for id in 1..=5 {
@@ -268,7 +266,7 @@ async fn the_service_shows_an_outage_and_is_operated_over_http() {
         json!({
             "changes": [{
                 "kind": "bulkhead", "name": "downstream", "key": "max_concurrent",
-                "old": 16, "new": 4, "origin": "config table"
+                "old": 16, "new": 4, "origin": {"source": "table"}
             }],
             "warnings": []
         })
@@ -304,8 +302,8 @@ async fn the_service_shows_an_outage_and_is_operated_over_http() {
     );
     let bulkhead = instance(&http, &server, "bulkhead", "downstream").await;
     assert_eq!(
-        setting(&bulkhead, "max_concurrent"),
-        (json!(4), "config table".to_owned())
+        bulkhead["settings"]["max_concurrent"],
+        json!({"value": 4, "origin": {"source": "table"}})
     );
 
     drop(http);
@@ -355,17 +353,4 @@ async fn instance(http: &reqwest::Client, server: &Server, kind: &str, name: &st
         .into_iter()
         .find(|instance| instance["kind"] == kind && instance["name"] == name)
         .unwrap_or_else(|| panic!("{kind} `{name}` is not listed"))
-}
-
-/// A setting's value and its origin, without the line of an attribute.
-fn setting(instance: &Value, key: &str) -> (Value, String) {
-    let setting = instance["settings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|setting| setting["key"] == key)
-        .unwrap_or_else(|| panic!("no setting `{key}` in {instance}"));
-    let origin = setting["origin"].as_str().unwrap();
-    let origin = origin.rsplit_once(':').map_or(origin, |(file, _line)| file);
-    (setting["value"].clone(), origin.to_owned())
 }
