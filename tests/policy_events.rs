@@ -27,8 +27,8 @@ fn is_downstream(error: &CallError) -> bool {
     matches!(error, CallError::Downstream)
 }
 
-/// Keeps, as text, the registry events about instances named `prefix*`.
-fn registry_events(prefix: &'static str) -> Arc<Mutex<Vec<String>>> {
+/// Keeps, as text, the registry events about the instance `name`.
+fn registry_events(name: &'static str) -> Arc<Mutex<Vec<String>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     registry().on_event(move |event| {
@@ -58,7 +58,7 @@ fn registry_events(prefix: &'static str) -> Arc<Mutex<Vec<String>>> {
             Event::StateTransition { name, from, to } => format!("{name}: {from} -> {to}"),
             _ => return,
         };
-        if line.starts_with(prefix) {
+        if line.starts_with(&format!("{name}: ")) {
             sink.lock().unwrap().push(line);
         }
     });

@@ -51,8 +51,11 @@
 //! setting's origin ([`Registry::instances`]).
 //!
 //! Optional features: `watch` (apply a configuration file again whenever it
-//! changes) and `tracing` (report applied and refused configurations as
-//! `tracing` events under the target `resilience`).
+//! changes), `tracing` (report applied and refused configurations as
+//! `tracing` events under the target `resilience`), `metrics` (publish every
+//! named instance's counts to the `metrics` facade) and `axum` (routes for
+//! metrics, health, instances and snapshot, and token-guarded admin routes:
+//! see [`mod@axum`]).
 //!
 //! See the README for every argument with its default.
 
@@ -77,6 +80,10 @@ mod stats;
 mod sync;
 pub mod telemetry;
 pub mod time_limiter;
+
+#[cfg(feature = "axum")]
+#[path = "http/mod.rs"]
+pub mod axum;
 
 #[doc(hidden)]
 pub mod __private;

@@ -8,7 +8,7 @@ use super::schema::PolicyKind;
 use super::value::Value;
 
 /// One setting of one instance that an applied configuration changed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Change {
     /// The kind of policy.
     pub kind: PolicyKind,
@@ -36,7 +36,7 @@ impl fmt::Display for Change {
 
 /// One rule of [`Registry::health`](crate::Registry::health) that an applied
 /// configuration's `[health]` table changed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RuleChange {
     /// The rule, as the `[health]` table spells it.
     pub key: &'static str,
