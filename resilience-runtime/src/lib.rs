@@ -51,8 +51,8 @@
 //! setting's origin ([`Registry::instances`]).
 //!
 //! Optional features: `watch` (apply a configuration file again whenever it
-//! changes), `tracing` (report applied and refused configurations as
-//! `tracing` events under the target `resilience`), `metrics` (publish every
+//! changes), `tracing` (report every [`Event`] as a `tracing` event under the
+//! target `resilience`), `metrics` (publish every
 //! named instance's counts to the `metrics` facade) and `axum` (routes for
 //! metrics, health, instances and snapshot, and token-guarded admin routes:
 //! see [`mod@axum`]).
