@@ -456,53 +456,15 @@ async fn the_snapshot_shows_every_declared_instance_with_its_state_metrics_and_s
 }
 
 #[cfg(feature = "tracing")]
+#[path = "tracing_capture/mod.rs"]
+mod tracing_capture;
+
+#[cfg(feature = "tracing")]
 mod traced {
-    use std::collections::BTreeMap;
-    use std::sync::{Arc, Mutex};
-
     use resilience_runtime::registry;
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Level, Metadata, Subscriber};
+    use tracing::Level;
 
-    /// One captured event: its level and its fields as text.
-    type Captured = (Level, BTreeMap<String, String>);
-
-    /// The `tracing` events of the target `resilience`.
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<Captured>>>);
-
-    struct Fields(BTreeMap<String, String>);
-
-    impl Visit for Fields {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            self.0.insert(field.name().to_owned(), format!("{value:?}"));
-        }
-        fn record_str(&mut self, field: &Field, value: &str) {
-            self.0.insert(field.name().to_owned(), value.to_owned());
-        }
-    }
-
-    impl Subscriber for Capture {
-        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-            metadata.target() == "resilience"
-        }
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &Event<'_>) {
-            let mut fields = Fields(BTreeMap::new());
-            event.record(&mut fields);
-            self.0
-                .lock()
-                .unwrap()
-                .push((*event.metadata().level(), fields.0));
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
+    use super::tracing_capture::{Capture, Captured};
 
     #[test]
     fn a_health_alert_is_a_warn_when_raised_and_an_info_when_cleared() {
@@ -518,15 +480,9 @@ mod traced {
             registry().health();
         });
         let alerts: Vec<Captured> = capture
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, fields)| {
-                fields.get("name").map(String::as_str) == Some("health-traced")
-                    && fields["message"].starts_with("health alert")
-            })
-            .cloned()
+            .about("health-traced")
+            .into_iter()
+            .filter(|(_, fields)| fields["message"].starts_with("health alert"))
             .collect();
         assert_eq!(alerts.len(), 2, "{alerts:?}");
         let (level, raised) = &alerts[0];

@@ -5,68 +5,25 @@
 
 #![cfg(feature = "tracing")]
 
+mod tracing_capture;
+
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use resilience_runtime::{bulkhead, circuit_breaker, registry, retry};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
+use tracing_capture::Capture;
 
-/// One captured event: its level and its fields as text.
-type Captured = (Level, BTreeMap<String, String>);
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Captured>>>);
-
-struct Fields(BTreeMap<String, String>);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target() == "resilience"
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields(BTreeMap::new());
-        event.record(&mut fields);
-        self.0
-            .lock()
-            .unwrap()
-            .push((*event.metadata().level(), fields.0));
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-impl Capture {
-    /// The events about `name`, as (level, message, the other fields but kind and name).
-    fn about(&self, name: &str) -> Vec<(Level, String, BTreeMap<String, String>)> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, fields)| fields.get("name").map(String::as_str) == Some(name))
-            .map(|(level, fields)| {
-                let mut fields = fields.clone();
-                let message = fields.remove("message").unwrap_or_default();
-                fields.remove("name");
-                (*level, message, fields)
-            })
-            .collect()
-    }
+/// The events about `name`, as (level, message, the other fields but `name`).
+fn about(capture: &Capture, name: &str) -> Vec<(Level, String, BTreeMap<String, String>)> {
+    capture
+        .about(name)
+        .into_iter()
+        .map(|(level, mut fields)| {
+            let message = fields.remove("message").unwrap_or_default();
+            fields.remove("name");
+            (level, message, fields)
+        })
+        .collect()
 }
 
 fn fields<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, String> {
@@ -119,7 +76,7 @@ fn policy_events_are_traced_at_their_levels_with_their_fields() {
     });
 
     assert_eq!(
-        capture.about("traced-retry"),
+        about(&capture, "traced-retry"),
         [
             (
                 Level::DEBUG,
@@ -134,7 +91,7 @@ fn policy_events_are_traced_at_their_levels_with_their_fields() {
         ]
     );
 
-    let breaker = capture.about("traced-breaker");
+    let breaker = about(&capture, "traced-breaker");
     assert_eq!(
         breaker[0],
         (
@@ -169,7 +126,7 @@ fn policy_events_are_traced_at_their_levels_with_their_fields() {
     assert_eq!(breaker.len(), 3);
 
     assert_eq!(
-        capture.about("traced-bulkhead"),
+        about(&capture, "traced-bulkhead"),
         [
             (
                 Level::DEBUG,

@@ -4,7 +4,7 @@
 
 use super::error::{Location, Problem};
 use super::file::Table;
-use super::layers::{did_you_mean, listed, Origin};
+use super::layers::{unknown_key, Origin};
 use super::schema::Key;
 use super::value::{Field, Range, Type, Value};
 use crate::telemetry::HealthRules;
@@ -77,12 +77,7 @@ impl HealthTable {
             };
             let Some(key) = KEYS.iter().find(|key| key.name == entry.key) else {
                 let known: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-                let suggestion = did_you_mean(&entry.key, &known);
-                problem(if suggestion.is_empty() {
-                    format!("unknown key; expected {}", listed(&known))
-                } else {
-                    format!("unknown key{suggestion}")
-                });
+                problem(unknown_key(&entry.key, &known));
                 continue;
             };
             match key.ty.read(&entry.value, key.name, key.example) {

@@ -326,12 +326,7 @@ fn check_table<C: Settings>(table: &Table, problems: &mut Vec<Problem>) -> Check
             if table.name != DEFAULT {
                 known.push("base");
             }
-            let suggestion = did_you_mean(&entry.key, &known);
-            problem(if suggestion.is_empty() {
-                format!("unknown key; expected {}", listed(&known))
-            } else {
-                format!("unknown key{suggestion}")
-            });
+            problem(unknown_key(&entry.key, &known));
             continue;
         };
         match key.ty.read(&entry.value, key.name, key.example) {
@@ -340,6 +335,16 @@ fn check_table<C: Settings>(table: &Table, problems: &mut Vec<Problem>) -> Check
         }
     }
     checked
+}
+
+/// What to say of a key that is not one of `known`: the closest, or them all.
+pub(crate) fn unknown_key(key: &str, known: &[&str]) -> String {
+    let suggestion = did_you_mean(key, known);
+    if suggestion.is_empty() {
+        format!("unknown key; expected {}", listed(known))
+    } else {
+        format!("unknown key{suggestion}")
+    }
 }
 
 /// "; did you mean `x`?" for the known word closest to `word`, if one is close.
