@@ -10,9 +10,8 @@ mod service;
 
 use std::collections::BTreeSet;
 
-use http_common::{client, metric_names, Server};
+use http_common::{client, metric_names, open_the_breaker, Server};
 use metrics_exporter_prometheus::PrometheusBuilder;
-use reqwest::StatusCode;
 use serde_json::Value;
 
 const DASHBOARD: &str = include_str!("../dashboards/grafana.json");
@@ -24,22 +23,7 @@ async fn every_metric_the_dashboard_queries_is_one_the_service_exposes() {
     let http = client();
     // Enough calls for the breaker's window to be judged, then an outage
     // that opens it, so that its rates and transitions are published too.
-    for id in 1..=5 {
-        let response = http
-            .get(server.url(&format!("/items/{id}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-    }
-    for expected in [StatusCode::BAD_GATEWAY, StatusCode::SERVICE_UNAVAILABLE] {
-        let failed = http
-            .get(server.url("/items/1?fail=true"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(failed.status(), expected);
-    }
+    open_the_breaker(&http, &server).await;
     let text = http
         .get(server.url("/metrics"))
         .send()

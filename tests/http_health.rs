@@ -12,7 +12,7 @@ mod service;
 
 use std::time::Duration;
 
-use http_common::{client, Server};
+use http_common::{client, open_the_breaker, Server};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -56,22 +56,7 @@ async fn health_turns_degraded_then_critical_then_healthy_again() {
         "{body}"
     );
 
-    for id in 1..=5 {
-        let response = http
-            .get(server.url(&format!("/items/{id}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-    }
-    for expected in [StatusCode::BAD_GATEWAY, StatusCode::SERVICE_UNAVAILABLE] {
-        let response = http
-            .get(server.url("/items/1?fail=true"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), expected);
-    }
+    open_the_breaker(&http, &server).await;
 
     // Open: degraded, and still answered 200, until it has been open 2s.
     let (status, body) = health().await;

@@ -57,6 +57,31 @@ pub fn client() -> reqwest::Client {
         .expect("a client")
 }
 
+/// The example service's outage on demand: five good requests, so that its
+/// breaker's window is judged, then a failing one (502: three attempts
+/// failed) and another whose failures open the breaker (503).
+pub async fn open_the_breaker(http: &reqwest::Client, server: &Server) {
+    for id in 1..=5 {
+        let response = http
+            .get(server.url(&format!("/items/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+    }
+    for expected in [
+        reqwest::StatusCode::BAD_GATEWAY,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+    ] {
+        let response = http
+            .get(server.url("/items/1?fail=true"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected);
+    }
+}
+
 /// Every sample of Prometheus text, keyed by metric name and its labels
 /// sorted: `name{a="1",b="2"}`.
 pub fn samples(text: &str) -> BTreeMap<String, f64> {
