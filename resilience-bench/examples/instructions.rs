@@ -54,6 +54,11 @@ async fn pending(v: u64) -> Result<u64, E> {
     Ok(std::hint::black_box(PendingOnce(false, v).await))
 }
 
+#[time_limiter(name = "cg-ready", timeout = "1s")]
+async fn ready(v: u64) -> Result<u64, E> {
+    Ok(std::hint::black_box(v))
+}
+
 #[rate_limiter(name = "cg-rate", max_tokens = 1000000000, refill_rate = 1000000000.0)]
 fn allowed(v: u64) -> Result<u64, E> {
     Ok(std::hint::black_box(v))
@@ -104,6 +109,10 @@ fn main() {
         match case.as_str() {
             "pending" => {
                 let mut f = std::pin::pin!(pending(i));
+                while f.as_mut().poll(&mut cx).is_pending() {}
+            }
+            "ready" => {
+                let mut f = std::pin::pin!(ready(i));
                 while f.as_mut().poll(&mut cx).is_pending() {}
             }
             "closed" => {
