@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::config::{check, ConfigError};
-use crate::event::{self, emit, Event, Listeners};
+use crate::event::{emit, Event, Listeners};
 use crate::live::Live;
 use crate::own_line::OwnLine;
 use crate::stats::{Counter, PerThreadCounter};
@@ -351,7 +351,7 @@ impl Bulkhead {
             })
             .ok()?;
         self.permitted.add();
-        if self.listeners.any() || event::routine_wanted() {
+        if self.listeners.routine_wanted() {
             self.report(BulkheadEvent::Permitted);
         }
         Some(BulkheadPermit { bulkhead: self })
@@ -359,7 +359,7 @@ impl Bulkhead {
 
     #[inline]
     fn release(&self) {
-        if self.listeners.any() || event::routine_wanted() {
+        if self.listeners.routine_wanted() {
             self.report(BulkheadEvent::Finished);
         }
         // SeqCst pairs with `Waiting::new` and `take`: either a waiter sees this

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::clock::{saturating_nanos, Epoch};
 use crate::config::{check, ConfigError};
-use crate::event::{self, emit, Event, Listeners};
+use crate::event::{emit, Event, Listeners};
 use crate::live::Live;
 use crate::stats::{Counter, PerThreadCounter};
 use crate::{Error, ListenerId, Name};
@@ -379,7 +379,7 @@ impl RateLimiter {
         if waited > 0 {
             self.waited.add();
         }
-        if self.listeners.any() || event::routine_wanted() {
+        if self.listeners.routine_wanted() {
             self.report_permit(waited);
         }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{check, ConfigError};
-use crate::event::{self, emit, Event, Listeners};
+use crate::event::{emit, Event, Listeners};
 use crate::live::Live;
 use crate::stats::{Counter, PerThreadCounter};
 use crate::{ListenerId, Name};
@@ -438,7 +438,7 @@ impl Attempts<'_> {
         } else {
             retry.succeeded_later.add();
         }
-        if retry.listeners.any() || event::routine_wanted() {
+        if retry.listeners.routine_wanted() {
             retry.report_success(attempts);
         }
     }

@@ -1,6 +1,7 @@
-//! A counter for success paths, where even an uncontended `lock xadd` (about
-//! 5 ns) would be most of what a policy costs: each thread adds to a slot of
-//! its own with a plain load and store, and a read sums every thread's slot.
+//! A counter for success paths, where even an uncontended `lock xadd` costs
+//! several times a plain add and a policy's whole path is a few nanoseconds:
+//! each thread adds to a slot of its own with a plain load and store, and a
+//! read sums every thread's slot.
 //!
 //! Every counter has an index into a per-thread table of pages, allocated on
 //! a thread's first count in that page. A thread's table is listed in the
