@@ -14,8 +14,9 @@
 //!
 //! Cases: `closed` (a closed breaker's success), `open` (an open breaker's
 //! rejection), `bulkhead` (a free slot), `allowed` (a rate limiter's token),
-//! `pending` (a time limiter whose body is pending once), `retry` (a retry's
-//! first attempt succeeding).
+//! `ready` and `pending` (a time limiter whose body is ready at once, or
+//! pending once), `retry` and
+//! `retry_async` (a retry's first attempt succeeding).
 //!
 //! Built with the bench crate's feature `tracing`, it runs under a subscriber
 //! that wants INFO and above, as a service would; with `metrics`, the call
@@ -83,6 +84,11 @@ fn first_try(v: u64) -> Result<u64, E> {
     Ok(std::hint::black_box(v))
 }
 
+#[retry(name = "cg-retry-async")]
+async fn first_try_async(v: u64) -> Result<u64, E> {
+    Ok(std::hint::black_box(v))
+}
+
 #[bulkhead(name = "cg-bulkhead")]
 fn slot(v: u64) -> Result<u64, E> {
     Ok(std::hint::black_box(v))
@@ -92,7 +98,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let case = args
         .next()
-        .expect("a case: closed, open, bulkhead, allowed, pending or retry");
+        .expect("a case: closed, open, bulkhead, allowed, ready, pending, retry or retry_async");
     let n: u64 = args
         .next()
         .and_then(|n| n.parse().ok())
@@ -129,6 +135,10 @@ fn main() {
             }
             "retry" => {
                 std::hint::black_box(first_try(i)).unwrap();
+            }
+            "retry_async" => {
+                let mut f = std::pin::pin!(first_try_async(i));
+                while f.as_mut().poll(&mut cx).is_pending() {}
             }
             other => panic!("unknown case `{other}`"),
         }

@@ -1,8 +1,8 @@
 //! Time limiter: a deadline on an async call.
 
-use std::future::{poll_fn, Future};
-use std::pin::pin;
-use std::task::Poll;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::config::ConfigError;
@@ -11,6 +11,7 @@ use crate::live::Live;
 use crate::stats::{Counter, PerThreadCounter};
 use crate::{Error, ListenerId, Name};
 use std::sync::Arc;
+use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 /// A time limiter's settings.
@@ -209,8 +210,8 @@ impl TimeLimiter {
     /// A future that ends in time counts as successful: `run` does not look
     /// into its output (use [`call_async`](Self::call_async) for `Result`s).
     #[inline]
-    pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
-        self.judged(future, |_| true).await
+    pub fn run<F: Future>(&self, future: F) -> Judged<'_, F, impl Fn(&F::Output) -> bool> {
+        self.judged(future, |_| true)
     }
 
     /// [`run`](Self::run), counting an output in time as successful when
@@ -218,37 +219,21 @@ impl TimeLimiter {
     /// [`call_async`](Self::call_async).
     #[doc(hidden)]
     #[inline]
-    pub async fn judged<F: Future>(
+    pub fn judged<F: Future, Ok: Fn(&F::Output) -> bool>(
         &self,
         future: F,
-        ok: impl Fn(&F::Output) -> bool,
-    ) -> Result<F::Output, Error> {
+        ok: Ok,
+    ) -> Judged<'_, F, Ok> {
         let timeout = self.config.get().timeout;
-        let Some(deadline) = Instant::now().checked_add(timeout) else {
-            // Beyond the clock's range: no deadline can pass.
-            let output = future.await;
-            self.finished(ok(&output));
-            return Ok(output);
-        };
-        let mut future = pin!(future);
-        let mut timer = pin!(None::<Sleep>);
-        // Counted after the await: in the closure, the count made the poll too
-        // big to inline, which cost a ready call 50 ns.
-        let output = poll_fn(|context| {
-            if let Poll::Ready(output) = future.as_mut().poll(context) {
-                return Poll::Ready(Ok(output));
-            }
-            if timer.is_none() {
-                timer.set(Some(tokio::time::sleep_until(deadline)));
-            }
-            match timer.as_mut().as_pin_mut().map(|timer| timer.poll(context)) {
-                Some(Poll::Ready(())) => Poll::Ready(Err(self.timed_out(timeout))),
-                _ => Poll::Pending,
-            }
-        })
-        .await?;
-        self.finished(ok(&output));
-        Ok(output)
+        Judged {
+            limiter: self,
+            // `None` beyond the clock's range, where no deadline can pass.
+            deadline: Instant::now().checked_add(timeout),
+            timeout,
+            ok,
+            future,
+            timer: None,
+        }
     }
 
     /// Counts a call that ended in time, and tells the listeners.
@@ -292,6 +277,49 @@ impl TimeLimiter {
         Error::Timeout {
             name: self.name.clone(),
             timeout,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`TimeLimiter::run`]: the output of the future it
+    /// guards, or [`Error::Timeout`].
+    //
+    // Written by hand rather than as an `async fn`: the state machine of one
+    // moved the guarded future twice and dropped itself out of line, which
+    // cost a ready call about 30 instructions.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Judged<'a, F, Ok> {
+        limiter: &'a TimeLimiter,
+        deadline: Option<Instant>,
+        timeout: Duration,
+        ok: Ok,
+        #[pin]
+        future: F,
+        #[pin]
+        timer: Option<Sleep>,
+    }
+}
+
+impl<F: Future, Ok: Fn(&F::Output) -> bool> Future for Judged<'_, F, Ok> {
+    type Output = Result<F::Output, Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(output) = this.future.poll(context) {
+            this.limiter.finished((this.ok)(&output));
+            return Poll::Ready(Ok(output));
+        }
+        let Some(deadline) = *this.deadline else {
+            return Poll::Pending;
+        };
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep_until(deadline)));
+        }
+        match this.timer.as_pin_mut().map(|timer| timer.poll(context)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(this.limiter.timed_out(*this.timeout))),
+            _ => Poll::Pending,
         }
     }
 }
