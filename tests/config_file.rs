@@ -140,7 +140,7 @@ max_attempts = -1
 jitter = 2.0
 [rate_limiter.pricing]
 max_tokens = 5000000000
-refill_rate = 0
+refill_rate = -1
 "#,
     );
     assert_eq!(
@@ -153,7 +153,7 @@ refill_rate = 0
             "8:1 retry.fetch.max_attempts: must be at least 1, got -1",
             "9:1 retry.fetch.jitter: a fraction must be in [0, 1], got 2; `0.2` moves each wait by up to 20% either way",
             "11:1 rate_limiter.pricing.max_tokens: must be at most 4294967295, got 5000000000",
-            "12:1 rate_limiter.pricing.refill_rate: must be a positive number, got 0",
+            "12:1 rate_limiter.pricing.refill_rate: must be zero or a positive number, got -1",
         ]
     );
 }

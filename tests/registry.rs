@@ -166,9 +166,9 @@ fn invalid_configurations_fail_with_the_key_and_the_reason() {
         "invalid `max_concurrent`: must be at least 1"
     );
 
-    let zero_rate = RateLimiterConfig::default().refill_rate(0.0);
+    let negative_rate = RateLimiterConfig::default().refill_rate(-1.0);
     let error = registry
-        .configure_rate_limiter("reg-invalid", zero_rate)
+        .configure_rate_limiter("reg-invalid", negative_rate)
         .unwrap_err();
     assert_eq!(error.key(), "refill_rate");
 

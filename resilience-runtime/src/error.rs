@@ -42,12 +42,13 @@ pub enum Error {
         max_concurrent: usize,
     },
     /// The rate limiter had no token (within `max_wait`, when one is set).
-    #[error("rate limiter `{name}` is exhausted; retry after {retry_after:?}")]
+    #[error("rate limiter `{name}` is exhausted; {}", RetryAfter(*.retry_after))]
     #[non_exhaustive]
     RateLimited {
         /// The rate limiter's name.
         name: Name,
-        /// How long until a token is available.
+        /// How long until a token is available; [`Duration::MAX`] when none
+        /// ever will (a fixed quota, `refill_rate = 0.0`, used up).
         retry_after: Duration,
     },
     /// The call did not finish within the time limiter's timeout; its future was dropped.
@@ -87,5 +88,18 @@ impl Error {
     /// exhausted rate limiter.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout { .. })
+    }
+}
+
+/// A rate limiter's wait, as its error message says it.
+struct RetryAfter(Duration);
+
+impl std::fmt::Display for RetryAfter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 == Duration::MAX {
+            f.write_str("its fixed quota is used up")
+        } else {
+            write!(f, "retry after {:?}", self.0)
+        }
     }
 }

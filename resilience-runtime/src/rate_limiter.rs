@@ -18,7 +18,9 @@ use crate::{Error, ListenerId, Name};
 pub struct RateLimiterConfig {
     /// The bucket's capacity, which is the largest burst; it starts full. Default 10.
     pub max_tokens: u32,
-    /// Tokens added per second. Default 10.0.
+    /// Tokens added per second. Default 10.0. Zero makes a fixed quota:
+    /// `max_tokens` calls, then rejections for good (with a `retry_after` of
+    /// [`Duration::MAX`], which ends a retry above the limiter at once).
     pub refill_rate: f64,
     /// How long a caller waits for a token; zero rejects at once. Default zero.
     pub max_wait: Duration,
@@ -57,11 +59,11 @@ impl RateLimiterConfig {
             "must be at least 1".into()
         })?;
         check(
-            self.refill_rate.is_finite() && self.refill_rate >= 1e-9,
+            self.refill_rate.is_finite() && (self.refill_rate == 0.0 || self.refill_rate >= 1e-9),
             "refill_rate",
             || {
                 format!(
-                    "must be a positive number of tokens per second, got {}",
+                    "must be zero (a fixed quota) or a positive number of tokens per second, got {}",
                     self.refill_rate
                 )
             },
@@ -150,18 +152,51 @@ struct Settings {
     interval: u64,
     burst: u64,
     max_wait: u64,
+    /// A bucket that never refills: the same arithmetic on a clock that
+    /// stands still at zero, with one-unit intervals, counts the tokens taken.
+    fixed_quota: bool,
     config: RateLimiterConfig,
 }
 
 impl Settings {
     fn new(config: RateLimiterConfig) -> Self {
+        let fixed_quota = config.refill_rate == 0.0;
         // Rounded up, so that the limiter never lets more through than the rate.
-        let interval = (1e9 / config.refill_rate).ceil().min(u64::MAX as f64) as u64;
+        let interval = if fixed_quota {
+            1
+        } else {
+            (1e9 / config.refill_rate).ceil().min(u64::MAX as f64) as u64
+        };
         Settings {
             interval,
             burst: interval.saturating_mul(u64::from(config.max_tokens)),
-            max_wait: saturating_nanos(config.max_wait),
+            // No wait ends with a token when none will ever come.
+            max_wait: if fixed_quota {
+                0
+            } else {
+                saturating_nanos(config.max_wait)
+            },
+            fixed_quota,
             config,
+        }
+    }
+
+    /// The time the bucket is judged at: the clock, or zero for a fixed quota.
+    #[inline]
+    fn now(&self, clock: &Epoch) -> u64 {
+        if self.fixed_quota {
+            0
+        } else {
+            clock.nanos()
+        }
+    }
+
+    /// How long until the token a call was refused would come.
+    fn retry_after(&self, wait: u64) -> Duration {
+        if self.fixed_quota {
+            Duration::MAX
+        } else {
+            Duration::from_nanos(wait)
         }
     }
 
@@ -211,12 +246,11 @@ impl RateLimiter {
 
     /// Tokens in the bucket right now, with the fraction of the next one.
     pub fn available_tokens(&self) -> f64 {
-        let now = self.clock.nanos();
-        let tokens = self
-            .settings
-            .get()
-            .tokens(self.tat.load(Ordering::Acquire), now);
-        tokens.max(0.0)
+        let settings = self.settings.get();
+        let now = settings.now(&self.clock);
+        settings
+            .tokens(self.tat.load(Ordering::Acquire), now)
+            .max(0.0)
     }
 
     /// Applies new settings while the limiter is in use. An invalid
@@ -248,8 +282,8 @@ impl RateLimiter {
             let _ = self
                 .tat
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
-                    let now = self.clock.nanos();
-                    Some(next.arrival(current.tokens(tat, now), now))
+                    let tokens = current.tokens(tat, current.now(&self.clock));
+                    Some(next.arrival(tokens, next.now(&self.clock)))
                 });
             Some(next)
         });
@@ -354,13 +388,13 @@ impl RateLimiter {
     /// how long until it does.
     #[inline]
     fn reserve(&self, settings: &Settings, max_wait: u64) -> Result<u64, Error> {
-        let now = self.clock.nanos();
+        let now = settings.now(&self.clock);
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
             let next = tat.max(now).saturating_add(settings.interval);
             let wait = next.saturating_sub(now.saturating_add(settings.burst));
             if wait > max_wait {
-                return Err(self.reject(wait));
+                return Err(self.reject(settings.retry_after(wait)));
             }
             match self
                 .tat
@@ -405,9 +439,8 @@ impl RateLimiter {
     // Inline: built in the caller, the error lands in its return slot
     // without a copy through the stack (a store-forwarding stall).
     #[inline]
-    fn reject(&self, wait: u64) -> Error {
+    fn reject(&self, retry_after: Duration) -> Error {
         self.rejected.add();
-        let retry_after = Duration::from_nanos(wait);
         self.listeners
             .notify(|listener| listener(&RateLimiterEvent::Rejected { retry_after }));
         let error = Error::RateLimited {

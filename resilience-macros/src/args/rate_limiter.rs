@@ -33,11 +33,11 @@ impl RateLimiterArgs {
                         ("max_tokens", Value::from(quote_spanned!(span=> #n)))
                     }),
                     "refill_rate" => number(&arg, "50.0").and_then(|rate| {
-                        if rate > 0.0 && rate.is_finite() {
+                        if rate >= 0.0 && rate.is_finite() {
                             Ok(("refill_rate", Value::from(quote_spanned!(span=> #rate))))
                         } else {
                             Err(arg.error(format!(
-                            "`refill_rate` must be a positive number of tokens per second, got {}",
+                            "`refill_rate` must be a number of tokens per second, at least 0.0, got {}; `0.0` makes a fixed quota of `max_tokens` calls",
                             arg.written()
                         )))
                         }

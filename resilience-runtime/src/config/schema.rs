@@ -166,7 +166,7 @@ keys!(CircuitBreakerConfig, CircuitBreaker,
 
 keys!(RateLimiterConfig, RateLimiter,
     max_tokens: count(1, U32), "100";
-    refill_rate: Type::Number(Range::Positive), "50.0";
+    refill_rate: Type::Number(Range::NonNegative), "50.0";
     max_wait: DURATION, "\"100ms\"";
 );
 

@@ -115,8 +115,10 @@ pub(crate) enum Type {
 /// The ranges numbers are checked against, with the attributes' wording.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Range {
-    /// Above zero: a backoff factor, a refill rate.
+    /// Above zero: a backoff factor.
     Positive,
+    /// Zero or above: a refill rate (zero: a fixed quota).
+    NonNegative,
     /// In `(0, 1]`: a rate threshold.
     Fraction,
     /// At least 1.0: a growth factor.
@@ -129,6 +131,10 @@ impl Range {
     fn check(self, x: f64) -> Result<f64, String> {
         let (ok, rule) = match self {
             Range::Positive => (x.is_finite() && x >= 1e-9, "must be a positive number"),
+            Range::NonNegative => (
+                x.is_finite() && (x == 0.0 || x >= 1e-9),
+                "must be zero or a positive number",
+            ),
             Range::Fraction => (x > 0.0 && x <= 1.0, "must be in (0, 1]"),
             Range::Factor => (
                 x.is_finite() && x >= 1.0,
