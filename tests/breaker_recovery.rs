@@ -21,6 +21,7 @@ use resilience_runtime::{circuit_breaker, registry, CircuitBreaker, CircuitState
 use tokio::sync::oneshot;
 use tokio::time::advance;
 
+const NS: Duration = Duration::from_nanos(1);
 const MS: Duration = Duration::from_millis(1);
 
 fn secs(n: u64) -> Duration {
@@ -38,18 +39,62 @@ fn transitions(recorder: &Recorder) -> Vec<String> {
 }
 
 /// Checks that an open circuit rejects with exactly `open_for` left, and
-/// turns half-open exactly when it has passed, not a millisecond before.
+/// turns half-open exactly when it has passed, not a nanosecond before or after.
 async fn stays_open_for(
     open_for: Duration,
     retry_after: &dyn Fn() -> Option<Duration>,
     state: &dyn Fn() -> CircuitState,
 ) {
     assert_eq!(retry_after(), Some(open_for));
-    advance(open_for - MS).await;
+    advance(open_for - NS).await;
     assert_eq!(state(), CircuitState::Open);
-    assert_eq!(retry_after(), Some(MS));
-    advance(MS).await;
+    assert_eq!(retry_after(), Some(NS));
+    advance(NS).await;
     assert_eq!(state(), CircuitState::HalfOpen);
+}
+
+#[circuit_breaker(name = "br-exact", failure_threshold = 1, recovery_timeout = "1500us")]
+fn exact(fail: bool) -> Result<(), AppError> {
+    if fail {
+        Err(AppError::Transient)
+    } else {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_time_below_a_millisecond_is_kept_to_the_nanosecond() {
+    let _ = exact(true);
+    stays_open_for(
+        Duration::from_micros(1500),
+        &|| open_circuit(exact(false)),
+        &|| state("br-exact"),
+    )
+    .await;
+}
+
+#[circuit_breaker(name = "br-zero", failure_threshold = 1, recovery_timeout = "0s")]
+fn zero_recovery(fail: bool) -> Result<(), AppError> {
+    if fail {
+        Err(AppError::Transient)
+    } else {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_recovery_timeout_admits_the_very_next_call_as_the_probe() {
+    zero_recovery(false).unwrap();
+    // Off a millisecond boundary, where rounding the open time up would show.
+    advance(Duration::from_nanos(1234)).await;
+    assert!(zero_recovery(true).is_err());
+    assert_eq!(
+        state("br-zero"),
+        CircuitState::HalfOpen,
+        "no time has to pass"
+    );
+    zero_recovery(false).unwrap();
+    assert_eq!(state("br-zero"), CircuitState::Closed);
 }
 
 #[circuit_breaker(

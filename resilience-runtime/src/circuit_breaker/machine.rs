@@ -1,5 +1,5 @@
-//! The breaker's lock-free state machine: one state word, and one deadline
-//! word for the current OPEN or HALF_OPEN state, which also carries the count
+//! The breaker's lock-free state machine: one state word, and two deadline
+//! words for the current OPEN or HALF_OPEN state, which also carry the count
 //! of probe rounds that failed in a row. Time comes in as nanoseconds from the
 //! caller, and transitions go out to it, so that this file depends on nothing
 //! but atomics and can be model-checked with loom. The settings come in with
@@ -62,41 +62,42 @@ impl<F: Fn() -> u64> Now<F> {
 }
 
 const NEVER: u64 = u64::MAX;
-const NANOS_PER_MILLI: u64 = 1_000_000;
 
-/// The deadline word: the low 16 bits of the epoch of the state it belongs
-/// to, the probe rounds that failed in a row before it (6 bits), and when the
-/// state ends, in milliseconds (42 bits: 139 years), all-ones for never.
+/// When a state ends, to the nanosecond (never is all ones), in two words
+/// that each carry the low 16 bits of the epoch of the state they belong to:
+/// the high word also holds the probe rounds that failed in a row before it
+/// (6 bits) and the time's top 16 bits; the low word its other 48 bits. A
+/// reader trusts the time only when both words name its state, so no lock
+/// and no rounding (to whole milliseconds, as one word would need) is needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Deadline(u64);
+struct Deadline {
+    high: u64,
+    low: u64,
+}
 
 impl Deadline {
-    const MILLIS: u64 = (1 << 42) - 1;
     const MAX_ROUNDS: u32 = (1 << 6) - 1;
+    const LOW_BITS: u32 = 48;
 
     fn new(word: Word, rounds: u32, nanos: u64) -> Deadline {
-        let millis = if nanos == NEVER {
-            Self::MILLIS
-        } else {
-            nanos.div_ceil(NANOS_PER_MILLI).min(Self::MILLIS - 1)
-        };
+        let tag = u64::from(tag(word.epoch()));
         let rounds = u64::from(rounds.min(Self::MAX_ROUNDS));
-        Deadline(millis << 22 | rounds << 16 | u64::from(tag(word.epoch())))
+        Deadline {
+            high: nanos >> Self::LOW_BITS << 22 | rounds << 16 | tag,
+            low: nanos << (64 - Self::LOW_BITS) >> (64 - Self::LOW_BITS) << 16 | tag,
+        }
     }
 
-    fn tag(self) -> u16 {
-        self.0 as u16
+    fn tag(word: u64) -> u16 {
+        word as u16
     }
 
-    fn rounds(self) -> u32 {
-        ((self.0 >> 16) & u64::from(Self::MAX_ROUNDS)) as u32
+    fn rounds(high: u64) -> u32 {
+        ((high >> 16) & u64::from(Self::MAX_ROUNDS)) as u32
     }
 
     fn nanos(self) -> u64 {
-        match self.0 >> 22 {
-            Self::MILLIS => NEVER,
-            millis => millis * NANOS_PER_MILLI,
-        }
+        (self.high >> 22) << Self::LOW_BITS | self.low >> 16
     }
 }
 
@@ -106,14 +107,16 @@ fn tag(epoch: u32) -> u16 {
 
 pub(crate) struct Machine {
     word: AtomicU64,
-    deadline: AtomicU64,
+    deadline_high: AtomicU64,
+    deadline_low: AtomicU64,
 }
 
 impl Machine {
     pub(crate) fn new() -> Self {
         Machine {
             word: AtomicU64::new(Word::new(0, 0, Phase::Closed { failures: 0 }).0),
-            deadline: AtomicU64::new(0),
+            deadline_high: AtomicU64::new(0),
+            deadline_low: AtomicU64::new(0),
         }
     }
 
@@ -430,10 +433,10 @@ impl Machine {
     /// of its OPEN or HALF_OPEN state, or of the OPEN state just before a
     /// HALF_OPEN one whose deadline is not written yet.
     fn failed_rounds(&self, word: Word) -> u32 {
-        let deadline = Deadline(self.deadline.load(Ordering::Acquire));
+        let high = self.deadline_high.load(Ordering::Acquire);
         let own = tag(word.epoch());
-        if deadline.tag() == own || deadline.tag() == own.wrapping_sub(1) {
-            deadline.rounds()
+        if Deadline::tag(high) == own || Deadline::tag(high) == own.wrapping_sub(1) {
+            Deadline::rounds(high)
         } else {
             0
         }
@@ -443,8 +446,13 @@ impl Machine {
     /// thread that entered it has written it.
     #[inline]
     fn due(&self, word: Word) -> Option<u64> {
-        let deadline = Deadline(self.deadline.load(Ordering::Acquire));
-        (deadline.tag() == tag(word.epoch())).then(|| deadline.nanos())
+        let deadline = Deadline {
+            high: self.deadline_high.load(Ordering::Acquire),
+            low: self.deadline_low.load(Ordering::Acquire),
+        };
+        let own = tag(word.epoch());
+        (Deadline::tag(deadline.high) == own && Deadline::tag(deadline.low) == own)
+            .then(|| deadline.nanos())
     }
 
     /// Writes the deadline of `word`'s state, unless a later state has written
@@ -452,18 +460,20 @@ impl Machine {
     /// swap, and may be overtaken by the next transition.
     fn set_due(&self, word: Word, rounds: u32, nanos: u64) {
         let deadline = Deadline::new(word, rounds, nanos);
-        let mut current = self.deadline.load(Ordering::Acquire);
+        // The low word first: a reader that sees the high one can then
+        // find both (until a later state overwrites them, which it detects).
+        Self::write_unless_overtaken(&self.deadline_low, deadline.low);
+        Self::write_unless_overtaken(&self.deadline_high, deadline.high);
+    }
+
+    fn write_unless_overtaken(cell: &AtomicU64, value: u64) {
+        let mut current = cell.load(Ordering::Acquire);
         loop {
-            let ahead = Deadline(current).tag().wrapping_sub(deadline.tag());
+            let ahead = Deadline::tag(current).wrapping_sub(Deadline::tag(value));
             if ahead != 0 && ahead < 0x8000 {
                 return;
             }
-            match self.deadline.compare_exchange(
-                current,
-                deadline.0,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match cell.compare_exchange(current, value, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return,
                 Err(changed) => current = changed,
             }
