@@ -63,7 +63,7 @@ pub fn watch(path: impl Into<PathBuf>) -> Result<ConfigWatcher, ConfigErrors> {
         if !events.iter().any(|event| same_file(&event.path, &file)) {
             return;
         }
-        let Ok(text) = std::fs::read_to_string(&file) else {
+        let Some(text) = settled(&file) else {
             return;
         };
         // Several saves may leave the same text: apply each new content once.
@@ -96,6 +96,19 @@ pub fn watch(path: impl Into<PathBuf>) -> Result<ConfigWatcher, ConfigErrors> {
 /// truncates the file and then writes it is one change, not an empty file
 /// followed by a full one.
 const QUIET: Duration = Duration::from_millis(100);
+
+/// The file's text once a save has finished: a file found empty is read
+/// again after [`QUIET`], since a save truncates it before writing and a
+/// busy machine may pause the writer in between. A file that stays empty
+/// applies: no settings from the file.
+fn settled(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    if !text.trim().is_empty() {
+        return Some(text);
+    }
+    std::thread::sleep(QUIET);
+    std::fs::read_to_string(path).ok()
+}
 
 fn read(path: &Path) -> Result<String, ConfigErrors> {
     std::fs::read_to_string(path).map_err(|error| cannot(path, "read", error))
