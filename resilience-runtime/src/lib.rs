@@ -93,7 +93,7 @@ pub use circuit_breaker::{CircuitBreaker, CircuitState};
 pub use config::ConfigError;
 pub use error::Error;
 pub use event::{Event, ListenerId};
-pub use fallback::FallbackMetrics;
+pub use fallback::{FallbackMetrics, FallbackSiteSettings, FallbackSource};
 pub use name::Name;
 pub use rate_limiter::RateLimiter;
 pub use registry::{registry, CallSite, Conflict, InstanceInfo, Instances, Registry, Setting};
