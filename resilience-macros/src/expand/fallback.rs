@@ -269,7 +269,7 @@ pub(crate) fn wrap(
             (
                 from_cache(quote!(::core::option::Option::None), replace_error),
                 from_cache(
-                    quote!(::core::option::Option::Some(&rejection)),
+                    quote_spanned!(at=> ::core::option::Option::Some(&rejection)),
                     replace_rejection,
                 ),
             )
@@ -286,7 +286,9 @@ pub(crate) fn wrap(
         ),
     };
     let on_rejection = match (&args.on, f.can_reject) {
-        (_, false) => quote_spanned!(at=> match rejection {}),
+        // Passed on rather than matched away, so that a fallback over this
+        // one (a chain) knows the rejection type.
+        (_, false) => quote_spanned!(at=> #p::Outcome::Rejected(rejection)),
         (None, true) => replace_rejection,
         (Some(on), true) => quote_spanned!(site(on.span())=>
             if (#on)(&#p::user_error::<#result>(::core::clone::Clone::clone(&rejection))) {
