@@ -7,6 +7,7 @@ use std::time::Duration;
 
 pub use crate::declaration::{Declaration, InlineConfig, DECLARATIONS};
 pub use crate::fallback::cache::{cache_of, FallbackCache};
+pub use crate::fallback::cache_handle::{CacheHandle, CacheKey, CacheValue};
 pub use crate::fallback::method::{FutureKind, OtherKind, ResultKind};
 pub use crate::fallback::{FallbackSite, FallbackSource, FALLBACKS};
 pub use crate::registry::{CallSite, Policy};

@@ -176,15 +176,33 @@ fn cache_setup(cache: &Cache, f: &Function) -> TokenStream {
     let parts = key_parts(&f.item.sig, &mut errors);
     let types = parts.iter().map(|part| &part.ty);
     let copies = parts.iter().map(|part| &part.copy);
+    // One type parameter per argument, so that a type that cannot be a key
+    // is reported by its own name.
+    let params: Vec<Ident> = (0..parts.len())
+        .map(|i| {
+            Ident::new(
+                &format!("__K{i}"),
+                Span::mixed_site().located_at(cache.span),
+            )
+        })
+        .collect();
+    let names: Vec<Ident> = (0..parts.len())
+        .map(|i| Ident::new(&format!("k{i}"), Span::mixed_site()))
+        .collect();
     quote_spanned!(at=>
-        let __fallback_cache = {
+        // The key is copied before the call, so that a body changing a `mut`
+        // argument does not change it.
+        let (__fallback_cache, __fallback_key) = {
             static CACHE: #p::FallbackCache<(#(#types,)*), <#result as #p::ResultType>::Ok> =
                 #p::FallbackCache::new(#ttl, #capacity, #tokio_clock);
-            #p::cache_of(&CACHE)
+            fn checked<#(#params: #p::CacheKey,)* __V: #p::CacheValue>(
+                cache: &'static #p::FallbackCache<(#(#params,)*), __V>,
+                #(#names: #params,)*
+            ) -> (#p::CacheHandle<(#(#params,)*), __V>, (#(#params,)*)) {
+                (#p::cache_of(cache), (#(#names,)*))
+            }
+            checked(&CACHE, #(#copies,)*)
         };
-        // Copied before the call, so that a body changing a `mut` argument
-        // does not change the key.
-        let __fallback_key = (#(#copies,)*);
     )
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use lru::LruCache;
 
-use super::cache_handle::CacheHandle;
+use super::cache_handle::{CacheHandle, CacheKey, CacheValue};
 use crate::clock::{saturating_nanos, Epoch};
 
 /// The cache of one `#[fallback]`: argument lists to their last answer.
@@ -138,41 +138,16 @@ impl<K: Hash + Eq, V: Clone> FallbackCache<K, V> {
     }
 }
 
-/// What a function with `cache` stores: its arguments, as the key, and its
-/// value. Checked once, by [`cache_of`], so that a type that does not fit
-/// gives one error.
-#[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "`#[fallback(cache = ...)]` cannot keep answers of type `{V}` keyed by the arguments `{Self}`",
-    label = "`cache` needs each argument to be `Hash + Eq + Clone + Send + 'static` and the value to be `Clone + Send + 'static`",
-    note = "derive `Hash, PartialEq, Eq, Clone` for the arguments' types and `Clone` for the value's, or remove `cache`"
-)]
-pub trait Cacheable<V> {
-    #[doc(hidden)]
-    fn handle(cache: &'static FallbackCache<Self, V>) -> CacheHandle<Self, V>
-    where
-        Self: Sized;
-}
-
-impl<K, V> Cacheable<V> for K
-where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
-{
-    #[inline(always)]
-    fn handle(cache: &'static FallbackCache<K, V>) -> CacheHandle<K, V> {
-        CacheHandle::new(cache, FallbackCache::store, FallbackCache::fresh)
-    }
-}
-
-/// The call site's handle on its cache.
+/// The call site's handle on its cache. The expansion calls it from a
+/// function generic over each argument's type, bound by
+/// [`CacheKey`](super::cache_handle::CacheKey), so that a type that does not
+/// fit is reported by name.
 #[doc(hidden)]
 #[inline(always)]
-pub fn cache_of<K, V>(cache: &'static FallbackCache<K, V>) -> CacheHandle<K, V>
-where
-    K: Cacheable<V>,
-{
-    K::handle(cache)
+pub fn cache_of<K: CacheKey, V: CacheValue>(
+    cache: &'static FallbackCache<K, V>,
+) -> CacheHandle<K, V> {
+    CacheHandle::new(cache, FallbackCache::store, FallbackCache::fresh)
 }
 
 #[cfg(test)]

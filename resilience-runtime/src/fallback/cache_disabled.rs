@@ -29,7 +29,7 @@ mod sealed {
     label = "the cache of last good answers is behind a feature",
     note = "add `features = [\"fallback-cache\"]` to the `resilience-runtime` dependency, or remove `cache`"
 )]
-pub trait Cacheable<V>: sealed::Never {
+pub trait FallbackCacheFeature<V>: sealed::Never {
     #[doc(hidden)]
     fn handle(cache: &'static FallbackCache<Self, V>) -> CacheHandle<Self, V>
     where
@@ -41,7 +41,7 @@ pub trait Cacheable<V>: sealed::Never {
 #[inline(always)]
 pub fn cache_of<K, V>(cache: &'static FallbackCache<K, V>) -> CacheHandle<K, V>
 where
-    K: Cacheable<V>,
+    K: FallbackCacheFeature<V>,
 {
     K::handle(cache)
 }

@@ -14,7 +14,7 @@ pub(crate) mod cache;
 #[cfg(not(feature = "fallback-cache"))]
 #[path = "cache_disabled.rs"]
 pub(crate) mod cache;
-mod cache_handle;
+pub(crate) mod cache_handle;
 pub(crate) mod method;
 mod metrics;
 mod site;
