@@ -24,11 +24,11 @@ impl Log {
 #[derive(Debug, thiserror::Error)]
 enum QuoteError {
     #[error("primary down")]
-    PrimaryDown,
+    Primary,
     #[error("secondary down")]
-    SecondaryDown,
+    Secondary,
     #[error("tertiary down")]
-    TertiaryDown,
+    Tertiary,
 }
 
 /// How far down the chain each source fails: `0` none, `1` the primary,
@@ -36,7 +36,7 @@ enum QuoteError {
 fn secondary(failing: u8, log: &Log, error: QuoteError) -> Result<&'static str, QuoteError> {
     log.push(format!("secondary after {error}"));
     match failing {
-        2.. => Err(QuoteError::SecondaryDown),
+        2.. => Err(QuoteError::Secondary),
         _ => Ok("secondary"),
     }
 }
@@ -45,7 +45,7 @@ async fn tertiary(failing: u8, log: &Log, error: QuoteError) -> Result<&'static 
     tokio::task::yield_now().await;
     log.push(format!("tertiary after {error}"));
     match failing {
-        3.. => Err(QuoteError::TertiaryDown),
+        3.. => Err(QuoteError::Tertiary),
         _ => Ok("tertiary"),
     }
 }
@@ -56,7 +56,7 @@ async fn tertiary(failing: u8, log: &Log, error: QuoteError) -> Result<&'static 
 async fn quote(failing: u8, log: &Log) -> Result<&'static str, QuoteError> {
     log.push("primary".into());
     match failing {
-        1.. => Err(QuoteError::PrimaryDown),
+        1.. => Err(QuoteError::Primary),
         _ => Ok("primary"),
     }
 }
@@ -133,20 +133,20 @@ async fn each_fallback_answers_for_the_failures_below_it_in_order() {
 }
 
 fn only_secondary(_error: QuoteError) -> Result<&'static str, QuoteError> {
-    Err(QuoteError::SecondaryDown)
+    Err(QuoteError::Secondary)
 }
 
 fn is_primary_down(error: &QuoteError) -> bool {
-    matches!(error, QuoteError::PrimaryDown)
+    matches!(error, QuoteError::Primary)
 }
 
 #[fallback(value = "default", on = is_primary_down)]
 #[fallback(method = only_secondary)]
 fn filtered_chain() -> Result<&'static str, QuoteError> {
-    Err(QuoteError::PrimaryDown)
+    Err(QuoteError::Primary)
 }
 
 #[test]
 fn an_outer_on_judges_the_inner_fallbacks_failure_not_the_primarys() {
-    assert!(matches!(filtered_chain(), Err(QuoteError::SecondaryDown)));
+    assert!(matches!(filtered_chain(), Err(QuoteError::Secondary)));
 }

@@ -23,7 +23,9 @@ pub(crate) struct Cache {
 pub(crate) struct FallbackArgs {
     pub(crate) replacement: Option<Replacement>,
     pub(crate) on: Option<Expr>,
-    pub(crate) cache: Option<Cache>,
+    // Boxed: a `Layer` holds one attribute's arguments, and this one's would
+    // make every layer as large as three expressions.
+    pub(crate) cache: Option<Box<Cache>>,
 }
 
 const KNOWN: &[&str] = &["method", "value", "on", "cache", "cache_capacity"];
@@ -62,10 +64,12 @@ impl FallbackArgs {
                         ));
                         return;
                     }
-                    args.cache = errors.take(duration(&arg)).map(|ttl| Cache {
-                        ttl,
-                        capacity: DEFAULT_CAPACITY,
-                        span: arg.name.span(),
+                    args.cache = errors.take(duration(&arg)).map(|ttl| {
+                        Box::new(Cache {
+                            ttl,
+                            capacity: DEFAULT_CAPACITY,
+                            span: arg.name.span(),
+                        })
                     });
                     return;
                 }

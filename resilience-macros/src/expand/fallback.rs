@@ -243,8 +243,12 @@ pub(crate) fn wrap(
         }
         Replacement::Value(value) => (
             quote!(#p::FallbackSource::Value),
+            // The error is dropped before the value is made; `drop(error)`
+            // would draw clippy's `drop_non_drop` for a plain error type.
             quote_spanned!(site(value.span())=> {
-                ::core::mem::drop(error);
+                {
+                    let _error = error;
+                }
                 #p::Outcome::Ok(#value)
             }),
         ),

@@ -127,7 +127,8 @@ impl<K: Hash + Eq, V: Clone> FallbackCache<K, V> {
     }
 
     /// The argument lists kept, fresh or not.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.store.get().map_or(0, |store| {
             store
                 .entries
