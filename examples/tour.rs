@@ -206,7 +206,9 @@ fn describe(event: &Event<'_>) -> Option<String> {
         Event::TimedOut { name, timeout } => {
             format!("time limiter `{name}`: no answer within {timeout:?}, call dropped")
         }
-        Event::FallbackUsed { name, rejection } => {
+        Event::FallbackUsed {
+            name, rejection, ..
+        } => {
             let replaced = match rejection {
                 None => "the downstream's error",
                 Some(Error::CircuitOpen { .. }) => "the open circuit",

@@ -132,6 +132,32 @@ fn each_sync_attribute_allocates_nothing_on_success() {
     assert_eq!(sync_allocations(sync_fallback), 0, "fallback");
 }
 
+#[cfg(feature = "fallback-cache")]
+static CACHED_FAILS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(feature = "fallback-cache")]
+#[fallback(cache = "1h")]
+fn sync_cached(id: u32) -> Result<u32, AppError> {
+    match CACHED_FAILS.load(std::sync::atomic::Ordering::Relaxed) {
+        true => Err(AppError::Transient),
+        false => Ok(id),
+    }
+}
+
+#[cfg(feature = "fallback-cache")]
+#[test]
+fn a_cache_allocates_only_to_keep_a_new_argument_list() {
+    use std::sync::atomic::Ordering;
+    // The first success of an argument list makes room for it.
+    assert!(allocations_during(|| assert_eq!(sync_cached(7).unwrap(), 7)) >= 1);
+    // Storing it again replaces the answer in place, and a failure served
+    // from the cache copies it out: neither allocates for a `u32`.
+    assert_eq!(sync_allocations(|| sync_cached(7)), 0, "store");
+    CACHED_FAILS.store(true, Ordering::Relaxed);
+    assert_eq!(sync_allocations(|| sync_cached(7)), 0, "cache hit");
+    CACHED_FAILS.store(false, Ordering::Relaxed);
+}
+
 #[fallback(value = 0)]
 #[retry(max_attempts = 3)]
 #[circuit_breaker(name = "alloc-sync-stack")]

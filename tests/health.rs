@@ -436,9 +436,20 @@ async fn the_snapshot_shows_every_declared_instance_with_its_state_metrics_and_s
         .find(|fallback| fallback["name"] == "catalog")
         .unwrap()
         .clone();
+    let site = &fallback["sites"][0];
+    assert_eq!(site["function"], "catalog");
+    assert_eq!(site["file"], "tests/health.rs");
     assert_eq!(
         fallback,
-        json!({"name": "catalog", "error_calls": 1, "rejection_calls": 0})
+        json!({
+            "name": "catalog", "error_calls": 1, "rejection_calls": 0,
+            "cache_hits": 0, "cache_misses": 0, "method_calls": 0, "value_calls": 1,
+            "sites": [{
+                "function": "catalog", "file": "tests/health.rs",
+                "line": site["line"], "column": site["column"],
+                "cache": null, "cache_capacity": null
+            }]
+        })
     );
 
     // The listing of `instances()` has the same settings, and its call sites.

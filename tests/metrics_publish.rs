@@ -237,16 +237,30 @@ async fn every_policy_is_published_with_its_counts() {
     assert_eq!(
         value(
             &text,
-            "resilience_fallback_calls_total{kind=\"error\",name=\"call\"}"
+            "resilience_fallback_calls_total{kind=\"error\",name=\"call\",source=\"method\"}"
         ),
         1.0
     );
     assert_eq!(
         value(
             &text,
-            "resilience_fallback_calls_total{kind=\"rejection\",name=\"call\"}"
+            "resilience_fallback_calls_total{kind=\"rejection\",name=\"call\",source=\"method\"}"
         ),
         1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "resilience_fallback_calls_total{kind=\"error\",name=\"call\",source=\"cache\"}"
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "resilience_fallback_cache_misses_total{name=\"call\"}"
+        ),
+        0.0
     );
 
     // Published again, the counters move with the traffic.

@@ -45,7 +45,9 @@ fn registry_events(name: &'static str) -> Arc<Mutex<Vec<String>>> {
             Event::TimeLimiterFinished { name, ok } => format!("{name}: finished ok={ok}"),
             Event::TimedOut { name, .. } => format!("{name}: timed out"),
             Event::CallRejected { error } => format!("{}: rejected", error.name()),
-            Event::FallbackUsed { name, rejection } => {
+            Event::FallbackUsed {
+                name, rejection, ..
+            } => {
                 format!(
                     "{name}: fallback for {}",
                     if rejection.is_some() {

@@ -6,7 +6,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use crate::declaration::{Declaration, InlineConfig, DECLARATIONS};
-pub use crate::fallback::{FallbackSite, FALLBACKS};
+pub use crate::fallback::cache::{cache_of, FallbackCache};
+pub use crate::fallback::cache_handle::{CacheHandle, CacheKey, CacheValue};
+pub use crate::fallback::method::{FutureKind, OtherKind, ResultKind};
+pub use crate::fallback::{FallbackSite, FallbackSource, FALLBACKS};
 pub use crate::registry::{CallSite, Policy};
 pub use linkme;
 pub use std::thread::sleep as sleep_blocking;
@@ -159,10 +162,17 @@ pub fn unnamed<P: Policy>(label: &'static str, config: P::Config) -> Arc<P> {
 }
 
 #[cold]
-pub fn fallback_used(site: &FallbackSite, rejection: Option<&Error>) {
-    site.used(rejection.is_some());
+pub fn fallback_used(site: &FallbackSite, rejection: Option<&Error>, source: FallbackSource) {
+    site.used(rejection.is_some(), source);
     emit(Event::FallbackUsed {
-        name: site.function,
+        name: site.call_site.function,
         rejection,
+        source,
     });
+}
+
+/// A failure the cache had no fresh answer for.
+#[cold]
+pub fn fallback_cache_missed(site: &FallbackSite) {
+    site.cache_missed();
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::config::{ApplyReport, ConfigErrors, PolicyKind};
 use crate::registry::Conflict;
 use crate::telemetry::{HealthReason, HealthStatus};
-use crate::{CircuitState, Error};
+use crate::{CircuitState, Error, FallbackSource};
 
 /// One thing a policy did. Borrowed: copy out what you keep.
 #[non_exhaustive]
@@ -104,6 +104,8 @@ pub enum Event<'a> {
         name: &'a str,
         /// The policy rejection that triggered it, or `None` for the function's own error.
         rejection: Option<&'a Error>,
+        /// What answered: the cache, the `method` or the `value`.
+        source: FallbackSource,
     },
     /// Two call sites configure one named instance differently; the first one's
     /// configuration is in use.

@@ -93,7 +93,7 @@ pub use circuit_breaker::{CircuitBreaker, CircuitState};
 pub use config::ConfigError;
 pub use error::Error;
 pub use event::{Event, ListenerId};
-pub use fallback::FallbackMetrics;
+pub use fallback::{FallbackMetrics, FallbackSiteSettings, FallbackSource};
 pub use name::Name;
 pub use rate_limiter::RateLimiter;
 pub use registry::{registry, CallSite, Conflict, InstanceInfo, Instances, Registry, Setting};
@@ -167,9 +167,12 @@ pub use resilience_macros::time_limiter;
 ///
 /// | argument | default | meaning |
 /// |---|---|---|
-/// | `method` | | a function called with the same arguments, then the error by value; `Self::m` for methods; async for an async function |
+/// | `method` | | a function called with the same arguments, then the error by value; `Self::m` for methods; sync or async for an async function, sync for a sync one |
 /// | `value` | | an expression returned as `Ok(value)` |
 /// | `on` | every error | a `fn(&E) -> bool` choosing the errors to replace |
+/// | `cache` | none | serve stale: each success is kept per argument list, and a failure is answered with the kept value while it is younger than this, before `method` or `value` (feature `fallback-cache`) |
+/// | `cache_capacity` | 1024 | the argument lists `cache` keeps, least recently used out first |
 ///
-/// Give exactly one of `method` and `value`.
+/// Give at most one of `method` and `value`, and at least one of them or
+/// `cache`. Stacked fallbacks form a chain; see below.
 pub use resilience_macros::fallback;

@@ -68,7 +68,9 @@ impl Recorder {
                 Event::TimedOut { name, timeout } if names.contains(name) => {
                     format!("timeout {name} after {timeout:?}")
                 }
-                Event::FallbackUsed { name, rejection } if names.contains(name) => {
+                Event::FallbackUsed {
+                    name, rejection, ..
+                } if names.contains(name) => {
                     format!("fallback {name} rejection={}", rejection.is_some())
                 }
                 _ => return,

@@ -9,7 +9,7 @@ mod time_limiter;
 
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use circuit_breaker::CircuitBreakerArgs;
-pub(crate) use fallback::{FallbackArgs, Replacement};
+pub(crate) use fallback::{Cache, FallbackArgs, Replacement};
 pub(crate) use rate_limiter::RateLimiterArgs;
 pub(crate) use retry::RetryArgs;
 pub(crate) use time_limiter::TimeLimiterArgs;
@@ -84,6 +84,8 @@ fn example(key: &str) -> &'static str {
         "timeout" => "\"3s\"",
         "method" => "cached_price",
         "value" => "Vec::new()",
+        "cache" => "\"5m\"",
+        "cache_capacity" => "1024",
         "crate" => "resilience",
         _ => "\"inventory\"",
     }

@@ -60,14 +60,6 @@ impl Function<'_> {
         let krate = &self.krate;
         quote!(#krate::__private)
     }
-
-    pub(crate) fn dot_await(&self) -> TokenStream {
-        if self.is_async {
-            quote!(.await)
-        } else {
-            TokenStream::new()
-        }
-    }
 }
 
 /// Hygienic local names, placed at `span` for diagnostics.
@@ -131,6 +123,9 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     } else {
         Vec::new()
     };
+    if layers.iter().any(|(layer, _)| fallback::has_cache(layer)) {
+        fallback::check_cache(&function.sig, &mut errors);
+    }
     if let Err(error) = errors.finish() {
         let error = error.to_compile_error();
         return quote!(#function #error);

@@ -155,7 +155,10 @@ impl Registry {
     }
 
     /// How often each `#[fallback]` of the binary replaced a result, by
-    /// function name, including those never used.
+    /// function name, including those never used, by cause and by what
+    /// answered, with each attribute's settings. A fallback has no name and
+    /// no configuration-file table: this listing is where its `cache` and
+    /// `cache_capacity` are visible.
     pub fn fallbacks(&self) -> Vec<FallbackMetrics> {
         crate::fallback::all()
     }

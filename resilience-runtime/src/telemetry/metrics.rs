@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_gauge, gauge, Unit};
 
-use crate::{registry, CircuitState};
+use crate::{registry, CircuitState, FallbackSource};
 
 /// Copies the counts and gauges of every named instance, and of every
 /// fallback, into the `metrics` facade's recorder. Cheap enough to call on
@@ -124,13 +124,19 @@ pub fn publish_metrics() {
         }
     }
     for fallback in registry.fallbacks() {
-        for (kind, count) in [
-            ("error", fallback.error_calls),
-            ("rejection", fallback.rejection_calls),
-        ] {
-            counter!("resilience_fallback_calls_total", "name" => fallback.name, "kind" => kind)
-                .absolute(count);
+        for (kind, for_rejection) in [("error", false), ("rejection", true)] {
+            for source in FallbackSource::ALL {
+                counter!(
+                    "resilience_fallback_calls_total",
+                    "name" => fallback.name,
+                    "kind" => kind,
+                    "source" => source.as_str()
+                )
+                .absolute(fallback.calls(for_rejection, source));
+            }
         }
+        counter!("resilience_fallback_cache_misses_total", "name" => fallback.name)
+            .absolute(fallback.cache_misses);
     }
 }
 
@@ -233,7 +239,11 @@ fn describe() {
         describe_counter!("resilience_timelimiter_calls_total", "Calls by outcome");
         describe_counter!(
             "resilience_fallback_calls_total",
-            "Results replaced by a fallback, by cause"
+            "Results replaced by a fallback, by cause and by what answered"
+        );
+        describe_counter!(
+            "resilience_fallback_cache_misses_total",
+            "Failures a fallback's cache had no fresh answer for"
         );
     });
 }

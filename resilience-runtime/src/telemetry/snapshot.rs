@@ -34,7 +34,13 @@ use crate::{CallSite, CircuitState, FallbackMetrics, Registry, Setting};
 ///       "call_sites": [{"function": "fetch_stock", "file": "src/inventory.rs", "line": 12, "column": 1}]
 ///     }
 ///   ],
-///   "fallbacks": [{"name": "fetch_stock", "error_calls": 3, "rejection_calls": 17}]
+///   "fallbacks": [
+///     {
+///       "name": "fetch_stock", "error_calls": 3, "rejection_calls": 17,
+///       "cache_hits": 12, "cache_misses": 8, "method_calls": 8, "value_calls": 0,
+///       "sites": [{"function": "fetch_stock", "file": "src/inventory.rs", "line": 10, "column": 1, "cache": "5m", "cache_capacity": 1024}]
+///     }
+///   ]
 /// }
 /// ```
 #[non_exhaustive]
@@ -179,11 +185,38 @@ fn fallbacks<S: Serializer>(all: &[FallbackMetrics], serializer: S) -> Result<S:
         name: &'a str,
         error_calls: u64,
         rejection_calls: u64,
+        cache_hits: u64,
+        cache_misses: u64,
+        method_calls: u64,
+        value_calls: u64,
+        sites: Vec<Site>,
     }
-    serializer.collect_seq(all.iter().map(|fallback| Fallback {
-        name: fallback.name,
-        error_calls: fallback.error_calls,
-        rejection_calls: fallback.rejection_calls,
+    #[derive(Serialize)]
+    struct Site {
+        #[serde(flatten)]
+        call_site: CallSite,
+        cache: Option<Grammar>,
+        cache_capacity: Option<usize>,
+    }
+    serializer.collect_seq(all.iter().map(|fallback| {
+        Fallback {
+            name: fallback.name,
+            error_calls: fallback.error_calls,
+            rejection_calls: fallback.rejection_calls,
+            cache_hits: fallback.cache_hits,
+            cache_misses: fallback.cache_misses,
+            method_calls: fallback.method_calls,
+            value_calls: fallback.value_calls,
+            sites: fallback
+                .sites
+                .iter()
+                .map(|site| Site {
+                    call_site: site.call_site,
+                    cache: site.cache.map(Grammar),
+                    cache_capacity: site.cache_capacity,
+                })
+                .collect(),
+        }
     }))
 }
 

@@ -1,6 +1,7 @@
 //! Every [`Event`] as a `tracing` event under the target `resilience`, with
 //! the fields `kind` and `name` and, where they apply, `attempt`, `delay`,
-//! `from`, `to` and `error`.
+//! `from`, `to`, `error` and `source` (a fallback's: `cache`, `method`,
+//! `value`).
 //!
 //! | level | events |
 //! |---|---|
@@ -118,12 +119,30 @@ fn record_enabled(event: &Event<'_>) {
             delay = %duration(timeout),
             "call timed out"
         ),
-        Event::FallbackUsed { name, rejection } => match rejection {
-            Some(error) => {
-                at!(level, kind = "fallback", name, error = %error, "fallback replaced a rejection")
+        Event::FallbackUsed {
+            name,
+            rejection,
+            source,
+        } => {
+            let source = source.as_str();
+            match rejection {
+                Some(error) => at!(
+                    level,
+                    kind = "fallback",
+                    name,
+                    source,
+                    error = %error,
+                    "fallback replaced a rejection"
+                ),
+                None => at!(
+                    level,
+                    kind = "fallback",
+                    name,
+                    source,
+                    "fallback replaced an error"
+                ),
             }
-            None => at!(level, kind = "fallback", name, "fallback replaced an error"),
-        },
+        }
         Event::BulkheadPermitted { name } => at!(level, kind = "bulkhead", name, "call permitted"),
         Event::BulkheadFinished { name } => at!(level, kind = "bulkhead", name, "call finished"),
         Event::RateLimiterPermitted { name, waited } => at!(
