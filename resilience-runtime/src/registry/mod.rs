@@ -28,6 +28,7 @@ use crate::config::{ConfigError, PolicyKind};
 use crate::declaration::{Declaration, DECLARATIONS};
 use crate::event::{self, emit, Event, ListenerId};
 use crate::fallback::FallbackMetrics;
+use crate::hedge::{Hedge, HedgeConfig};
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
 use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
@@ -140,6 +141,7 @@ impl Registry {
         configure_time_limiter,
         "time limiter"
     );
+    kind!(Hedge, HedgeConfig, hedges, hedge, find_hedge, configure_hedge, "hedge");
 
     /// Calls `listener` with every [`Event`](crate::Event) any policy reports
     /// from now on, on the thread that caused it, until it is removed with

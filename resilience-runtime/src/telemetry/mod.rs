@@ -86,6 +86,8 @@
 //! | `resilience_ratelimiter_available_permissions`, `resilience_ratelimiter_waiting_calls` | | gauge |
 //! | `resilience_ratelimiter_calls_total` | `kind`: permitted, rejected | counter |
 //! | `resilience_timelimiter_calls_total` | `kind`: successful, failed, timeout | counter |
+//! | `resilience_hedge_calls_total` | `kind`: primary_won, hedge_won, failed | counter |
+//! | `resilience_hedge_started_total` | | counter: hedged copies started |
 //! | `resilience_fallback_calls_total` | `kind`: error, rejection; `name` is the function's | counter |
 
 pub(crate) mod health;
