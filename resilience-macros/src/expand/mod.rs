@@ -127,7 +127,7 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         if matches!(layer, Layer::Hedge(_)) && !is_async {
             errors.at(
                 *span,
-                "`#[hedge]` needs an `async fn`: its copies run side by side on one task and the losers are cancelled, which a blocking body allows neither; make the function `async` or remove `#[hedge]`",
+                "`#[hedge]` needs an `async fn`: its copies run side by side on the caller's task and the slower ones are cancelled, and a blocking body can do neither; make the function `async` or remove `#[hedge]`",
             );
         }
     }
