@@ -307,3 +307,41 @@ async fn the_runtime_api_hedges_a_closure_and_reports_events() {
         ]
     );
 }
+
+#[hedge(name = "hedge-registry-event", delay = "30ms", max_hedged_attempts = 2)]
+async fn evented(script: Arc<Script>) -> Result<u32, AppError> {
+    script.play().await
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_started_copy_is_a_registry_event() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let id = registry().on_event(move |event| {
+        if let resilience_runtime::Event::HedgeStarted {
+            name: "hedge-registry-event",
+            attempt,
+            delay,
+        } = event
+        {
+            sink.lock().unwrap().push((*attempt, *delay));
+        }
+    });
+    let script = Script::new(&[Step::Ok(1000), Step::Ok(1000), Step::Ok(5)]);
+    evented(script).await.unwrap();
+    registry().remove_listener(id);
+    assert_eq!(*seen.lock().unwrap(), [(1, 30 * MS), (2, 30 * MS)]);
+}
+
+#[hedge(delay = std::time::Duration::from_millis(20))]
+async fn delay_from_an_expression(script: Arc<Script>) -> Result<u32, AppError> {
+    script.play().await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delay_may_be_any_duration_expression() {
+    let script = Script::new(&[Step::Ok(1000), Step::Ok(0)]);
+    let origin = Instant::now();
+    assert_eq!(delay_from_an_expression(script).await.unwrap(), 1);
+    assert_eq!(origin.elapsed(), 20 * MS);
+}

@@ -176,3 +176,30 @@ async fn hedge_counts_are_published() {
         assert!(text.contains(line), "no `{line}` in:\n{text}");
     }
 }
+
+#[cfg(feature = "tracing")]
+#[path = "tracing_capture/mod.rs"]
+mod tracing_capture;
+
+#[cfg(feature = "tracing")]
+#[tokio::test(start_paused = true)]
+async fn a_started_copy_is_a_debug_tracing_event() {
+    #[hedge(name = "cfg-hedge-traced", delay = "10ms")]
+    async fn traced(copies: &AtomicU32) -> Result<u32, AppError> {
+        let copy = copies.fetch_add(1, SeqCst);
+        sleep(if copy == 0 { 100 * MS } else { MS }).await;
+        Ok(copy)
+    }
+
+    let capture = tracing_capture::Capture::default();
+    let _default = tracing::subscriber::set_default(capture.clone());
+    traced(&AtomicU32::new(0)).await.unwrap();
+    let events = capture.about("cfg-hedge-traced");
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (level, fields) = &events[0];
+    assert_eq!(*level, tracing::Level::DEBUG);
+    assert_eq!(fields["kind"], "hedge");
+    assert_eq!(fields["attempt"], "1");
+    assert_eq!(fields["delay"], "10ms");
+    assert_eq!(fields["message"], "no answer yet, hedged copy started");
+}
