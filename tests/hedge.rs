@@ -97,10 +97,19 @@ async fn a_slow_primary_is_beaten_by_its_hedge_and_dropped() {
     assert_eq!(slow_primary(script.clone()).await.unwrap(), 1);
     assert_eq!(origin.elapsed(), 60 * MS);
     assert_eq!(script.starts(origin), [0, 50]);
-    assert_eq!(script.dropped.load(SeqCst), 1, "the primary's future was dropped");
+    assert_eq!(
+        script.dropped.load(SeqCst),
+        1,
+        "the primary's future was dropped"
+    );
     let metrics = registry().hedge("hedge-slow-primary").metrics();
     assert_eq!(
-        (metrics.calls, metrics.hedge_wins, metrics.primary_wins, metrics.hedges_started),
+        (
+            metrics.calls,
+            metrics.hedge_wins,
+            metrics.primary_wins,
+            metrics.hedges_started
+        ),
         (1, 1, 0, 1)
     );
 }
@@ -166,7 +175,10 @@ async fn fast_failure(script: Arc<Script>) -> Result<u32, AppError> {
 async fn a_failure_before_the_delay_ends_the_call_without_a_hedge() {
     let script = Script::new(&[Step::Permanent(10)]);
     let origin = Instant::now();
-    assert!(matches!(fast_failure(script.clone()).await, Err(AppError::Permanent)));
+    assert!(matches!(
+        fast_failure(script.clone()).await,
+        Err(AppError::Permanent)
+    ));
     assert_eq!(origin.elapsed(), 10 * MS);
     assert_eq!(script.starts(origin), [0], "a hedge is not a retry");
 }
@@ -201,7 +213,11 @@ async fn percentile(script: Arc<Script>) -> Result<u32, AppError> {
 #[tokio::test(start_paused = true)]
 async fn a_percentile_delay_follows_a_shift_in_latency() {
     let hedge = registry().hedge("hedge-percentile");
-    assert_eq!(hedge.current_delay(), 15 * MS, "the floor, before any latency");
+    assert_eq!(
+        hedge.current_delay(),
+        15 * MS,
+        "the floor, before any latency"
+    );
     for _ in 0..40 {
         percentile(Script::new(&[Step::Ok(10)])).await.unwrap();
     }
@@ -220,7 +236,11 @@ async fn a_percentile_delay_follows_a_shift_in_latency() {
     }
     assert_eq!(delays[0], Some(15), "hedged at the floor at first");
     assert_eq!(hedge.current_delay(), 100 * MS, "p90 of the last 80 calls");
-    assert_eq!(delays.last(), Some(&None), "100 ms calls are no longer hedged");
+    assert_eq!(
+        delays.last(),
+        Some(&None),
+        "100 ms calls are no longer hedged"
+    );
 
     // Fast again: the delay comes back down once the slow calls leave the window.
     for _ in 0..128 {
@@ -242,7 +262,9 @@ async fn shared_two(script: Arc<Script>) -> Result<u32, AppError> {
 #[tokio::test(start_paused = true)]
 async fn a_named_hedge_is_shared_and_counted_across_functions() {
     shared_one(Script::new(&[Step::Ok(1)])).await.unwrap();
-    shared_two(Script::new(&[Step::Ok(100), Step::Ok(1)])).await.unwrap();
+    shared_two(Script::new(&[Step::Ok(100), Step::Ok(1)]))
+        .await
+        .unwrap();
     let metrics = registry().hedge("hedge-shared").metrics();
     assert_eq!(
         (metrics.calls, metrics.primary_wins, metrics.hedge_wins),
@@ -301,8 +323,14 @@ async fn the_runtime_api_hedges_a_closure_and_reports_events() {
     assert_eq!(
         *events.lock().unwrap(),
         [
-            HedgeEvent::Hedged { attempt: 1, delay: 20 * MS },
-            HedgeEvent::Hedged { attempt: 2, delay: 20 * MS },
+            HedgeEvent::Hedged {
+                attempt: 1,
+                delay: 20 * MS
+            },
+            HedgeEvent::Hedged {
+                attempt: 2,
+                delay: 20 * MS
+            },
             HedgeEvent::HedgeSucceeded { attempt: 2 },
         ]
     );

@@ -50,7 +50,10 @@ async fn a_hedge_table_configures_reloads_and_is_refused_whole() {
     let (delay, origin) = setting("delay");
     assert_eq!(delay, Value::Duration(50 * MS));
     assert!(matches!(origin, Origin::Inline(site) if site.function == "lookup"));
-    assert_eq!(setting("max_hedged_attempts"), (Value::Count(1), Origin::BuiltIn));
+    assert_eq!(
+        setting("max_hedged_attempts"),
+        (Value::Count(1), Origin::BuiltIn)
+    );
     assert_eq!(hedged_call().await, (50 * MS, 2));
 
     let config = Config::from_toml_str(
@@ -118,7 +121,9 @@ async fn a_hedge_table_configures_reloads_and_is_refused_whole() {
     assert_eq!(listed["settings"]["delay_floor"]["value"], "20ms");
 
     // A configuration without the table returns to the inline arguments.
-    registry().apply(&Config::from_toml_str("").unwrap()).unwrap();
+    registry()
+        .apply(&Config::from_toml_str("").unwrap())
+        .unwrap();
     assert_eq!(hedge.config().delay, HedgeDelay::Fixed(50 * MS));
     assert_eq!(hedged_call().await, (50 * MS, 2));
 }

@@ -57,7 +57,12 @@ async fn a_retry_above_a_hedge_retries_the_hedged_call_as_one_attempt() {
     assert_eq!((retry.successful_calls_with_retry, retry.attempts), (1, 2));
     let hedge = registry().hedge("stack-hedge-under-retry").metrics();
     assert_eq!(
-        (hedge.calls, hedge.failed_calls, hedge.primary_wins, hedge.hedges_started),
+        (
+            hedge.calls,
+            hedge.failed_calls,
+            hedge.primary_wins,
+            hedge.hedges_started
+        ),
         (2, 1, 1, 1)
     );
 }

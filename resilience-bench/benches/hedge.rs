@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use resilience_bench::{across_call, poll_now, BenchError};
-use resilience_runtime::hedge::{Hedge, HedgeConfig};
 use resilience_runtime::hedge;
+use resilience_runtime::hedge::{Hedge, HedgeConfig};
 
 const DELAY: Duration = Duration::from_millis(5);
 const FAST: Duration = Duration::from_millis(1);

@@ -30,8 +30,13 @@ impl HedgeArgs {
         // Whether `delay` was given, and whether it is a percentile.
         let mut delay: Option<bool> = None;
         let mut floor: Option<Ident> = None;
-        let recognised = super::parse(tokens, "hedge", KNOWN, krate, errors, |arg, errors| {
-            match arg.key().as_str() {
+        let recognised = super::parse(
+            tokens,
+            "hedge",
+            KNOWN,
+            krate,
+            errors,
+            |arg, errors| match arg.key().as_str() {
                 "delay" => {
                     let percentile = percentile(&arg);
                     delay = Some(!matches!(percentile, Ok(None)));
@@ -60,8 +65,8 @@ impl HedgeArgs {
                     }
                 }
                 _ => args.name = errors.take(name(&arg)),
-            }
-        });
+            },
+        );
         match (delay, floor) {
             (None, _) if recognised => errors.at(
                 span,

@@ -20,7 +20,7 @@ struct Copy<Fut> {
 }
 
 pin_project! {
-    /// The future of [`Hedge::call_async`]: the first output its `ok` accepts,
+    /// The future of a hedged call: the first output its `ok` accepts,
     /// else the primary's output once every copy has ended.
     ///
     /// The primary's future lives inline; a call it answers before the delay

@@ -135,7 +135,11 @@ mod tests {
         for _ in 0..REFRESH_EVERY - 1 {
             latencies.record(ms(9));
         }
-        assert_eq!(latencies.percentile(90.0), Some(ms(1)), "served from the cache");
+        assert_eq!(
+            latencies.percentile(90.0),
+            Some(ms(1)),
+            "served from the cache"
+        );
         latencies.record(ms(9));
         assert_eq!(latencies.percentile(90.0), Some(ms(9)));
     }

@@ -340,12 +340,12 @@ impl Hedge {
     /// assert_eq!(hedge.metrics().hedges_started, 0, "a fast failure starts no copy");
     /// # }
     /// ```
-    pub fn call_async<T, E, F, Fut>(&self, f: F) -> Hedged<'_, F, Fut, fn(&Result<T, E>) -> bool>
+    pub async fn call_async<T, E, F, Fut>(&self, f: F) -> Result<T, E>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.judged(f, Result::is_ok)
+        self.judged(f, Result::is_ok).await
     }
 
     /// [`call_async`](Self::call_async) for any output, `ok` telling which

@@ -141,7 +141,15 @@ impl Registry {
         configure_time_limiter,
         "time limiter"
     );
-    kind!(Hedge, HedgeConfig, hedges, hedge, find_hedge, configure_hedge, "hedge");
+    kind!(
+        Hedge,
+        HedgeConfig,
+        hedges,
+        hedge,
+        find_hedge,
+        configure_hedge,
+        "hedge"
+    );
 
     /// Calls `listener` with every [`Event`](crate::Event) any policy reports
     /// from now on, on the thread that caused it, until it is removed with

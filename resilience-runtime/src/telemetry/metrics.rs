@@ -248,10 +248,7 @@ fn describe() {
             "resilience_hedge_calls_total",
             "Calls under the hedge, by which copy answered"
         );
-        describe_counter!(
-            "resilience_hedge_started_total",
-            "Hedged copies started"
-        );
+        describe_counter!("resilience_hedge_started_total", "Hedged copies started");
         describe_counter!(
             "resilience_fallback_calls_total",
             "Results replaced by a fallback, by cause"
