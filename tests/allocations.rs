@@ -11,7 +11,9 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use common::AppError;
-use resilience_runtime::{bulkhead, circuit_breaker, fallback, rate_limiter, retry, time_limiter};
+use resilience_runtime::{
+    bulkhead, circuit_breaker, fallback, hedge, rate_limiter, retry, time_limiter,
+};
 
 /// Counts the allocations made on the current thread, so that tests running
 /// in parallel do not see each other's.
@@ -202,6 +204,16 @@ async fn async_fallback() -> Result<u32, AppError> {
     Ok(7)
 }
 
+#[hedge(delay = "50ms")]
+async fn async_hedge() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[hedge(delay = "p95")]
+async fn async_hedge_percentile() -> Result<u32, AppError> {
+    Ok(7)
+}
+
 #[test]
 fn each_async_attribute_allocates_nothing_on_success() {
     assert_eq!(async_allocations(async_retry), 0, "retry");
@@ -210,6 +222,12 @@ fn each_async_attribute_allocates_nothing_on_success() {
     assert_eq!(async_allocations(async_bulkhead), 0, "bulkhead");
     assert_eq!(async_allocations(async_time_limiter), 0, "time limiter");
     assert_eq!(async_allocations(async_fallback), 0, "fallback");
+    assert_eq!(async_allocations(async_hedge), 0, "hedge");
+    assert_eq!(
+        async_allocations(async_hedge_percentile),
+        0,
+        "hedge with a percentile delay"
+    );
 }
 
 #[fallback(value = 0)]

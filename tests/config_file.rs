@@ -95,7 +95,7 @@ colour = "red"
             "6:1 rate_limiter.pricing.max-tokens: unknown key; did you mean `max_tokens`?",
             "7:1 rate_limiter.pricing.refil_rate: unknown key; did you mean `refill_rate`?",
             "8:1 rate_limiter.pricing.colour: unknown key; expected `max_tokens`, `refill_rate`, `max_wait` or `base`",
-            "10:2 throttle: unknown kind of policy; expected one of `retry`, `circuit_breaker`, `rate_limiter`, `bulkhead` or `time_limiter`",
+            "10:2 throttle: unknown kind of policy; expected one of `retry`, `circuit_breaker`, `rate_limiter`, `bulkhead`, `time_limiter` or `hedge`",
         ]
     );
 }

@@ -16,7 +16,9 @@
 //! rejection), `bulkhead` (a free slot), `allowed` (a rate limiter's token),
 //! `ready` and `pending` (a time limiter whose body is ready at once, or
 //! pending once), `retry` and
-//! `retry_async` (a retry's first attempt succeeding).
+//! `retry_async` (a retry's first attempt succeeding), `hedge` and
+//! `hedge_p95` (a hedge whose primary is ready at once, with a fixed delay,
+//! and with a percentile delay, which times the call).
 //!
 //! Built with the bench crate's feature `tracing`, it runs under a subscriber
 //! that wants INFO and above, as a service would; with `metrics`, the call
@@ -26,7 +28,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use resilience_runtime::{bulkhead, circuit_breaker, rate_limiter, retry, time_limiter};
+use resilience_runtime::{bulkhead, circuit_breaker, hedge, rate_limiter, retry, time_limiter};
 
 #[derive(Debug)]
 struct E;
@@ -89,6 +91,16 @@ async fn first_try_async(v: u64) -> Result<u64, E> {
     Ok(std::hint::black_box(v))
 }
 
+#[hedge(name = "cg-hedge", delay = "50ms")]
+async fn hedged(v: u64) -> Result<u64, E> {
+    Ok(std::hint::black_box(v))
+}
+
+#[hedge(name = "cg-hedge-p95", delay = "p95")]
+async fn hedged_p95(v: u64) -> Result<u64, E> {
+    Ok(std::hint::black_box(v))
+}
+
 #[bulkhead(name = "cg-bulkhead")]
 fn slot(v: u64) -> Result<u64, E> {
     Ok(std::hint::black_box(v))
@@ -98,7 +110,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let case = args
         .next()
-        .expect("a case: closed, open, bulkhead, allowed, ready, pending, retry or retry_async");
+        .expect("a case: closed, open, bulkhead, allowed, ready, pending, retry, retry_async, hedge or hedge_p95");
     let n: u64 = args
         .next()
         .and_then(|n| n.parse().ok())
@@ -138,6 +150,14 @@ fn main() {
             }
             "retry_async" => {
                 let mut f = std::pin::pin!(first_try_async(i));
+                while f.as_mut().poll(&mut cx).is_pending() {}
+            }
+            "hedge" => {
+                let mut f = std::pin::pin!(hedged(i));
+                while f.as_mut().poll(&mut cx).is_pending() {}
+            }
+            "hedge_p95" => {
+                let mut f = std::pin::pin!(hedged_p95(i));
                 while f.as_mut().poll(&mut cx).is_pending() {}
             }
             other => panic!("unknown case `{other}`"),

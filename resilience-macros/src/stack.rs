@@ -14,16 +14,18 @@ pub(crate) enum Kind {
     Bulkhead,
     TimeLimiter,
     Fallback,
+    Hedge,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 6] = [
+    pub(crate) const ALL: [Kind; 7] = [
         Kind::Retry,
         Kind::CircuitBreaker,
         Kind::RateLimiter,
         Kind::Bulkhead,
         Kind::TimeLimiter,
         Kind::Fallback,
+        Kind::Hedge,
     ];
 
     pub(crate) fn attribute(self) -> &'static str {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Bulkhead => "bulkhead",
             Kind::TimeLimiter => "time_limiter",
             Kind::Fallback => "fallback",
+            Kind::Hedge => "hedge",
         }
     }
 
@@ -46,6 +49,7 @@ impl Kind {
             Kind::Bulkhead => "max_concurrent = 10",
             Kind::TimeLimiter => "timeout = \"3s\"",
             Kind::Fallback => "value = Vec::new()",
+            Kind::Hedge => "delay = \"50ms\"",
         }
     }
 }

@@ -146,6 +146,19 @@ pub fn body_async<R, F: AsyncFnMut() -> R>(body: F) -> F {
     body
 }
 
+/// Pins the async body closure's output type; `#[hedge]` runs several calls
+/// of it at once, so it must be callable through a shared reference.
+#[inline(always)]
+pub fn body_shared<R, F: AsyncFn() -> R>(body: F) -> F {
+    body
+}
+
+/// The layers below a `#[hedge]`, as a callable whose calls may run at once.
+#[inline(always)]
+pub fn hedged_layers<O, F: AsyncFn() -> O>(layers: F) -> F {
+    layers
+}
+
 /// A call site's handle on its policy instance, resolved on the first call.
 pub type Handle<P> = OnceLock<Arc<P>>;
 

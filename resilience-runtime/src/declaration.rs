@@ -3,6 +3,7 @@
 
 use crate::bulkhead::BulkheadConfig;
 use crate::circuit_breaker::CircuitBreakerConfig;
+use crate::hedge::HedgeConfig;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::registry::CallSite;
 use crate::retry::RetryConfig;
@@ -33,6 +34,7 @@ pub enum InlineConfig {
     RateLimiter(fn() -> RateLimiterConfig),
     Bulkhead(fn() -> BulkheadConfig),
     TimeLimiter(fn() -> TimeLimiterConfig),
+    Hedge(fn() -> HedgeConfig),
 }
 
 /// Every named policy of the binary, one entry per call site.

@@ -76,6 +76,15 @@ pub enum Event<'a> {
         /// Whether the call returned `Ok`.
         ok: bool,
     },
+    /// A hedge started a copy of a call that had not answered after `delay`.
+    HedgeStarted {
+        /// The hedge's name.
+        name: &'a str,
+        /// The copy, counting the hedged ones from 1.
+        attempt: u32,
+        /// The delay in force.
+        delay: Duration,
+    },
     /// A circuit breaker changed state.
     StateTransition {
         /// The breaker's name.

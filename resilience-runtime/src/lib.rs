@@ -69,6 +69,7 @@ mod declaration;
 mod error;
 pub mod event;
 mod fallback;
+pub mod hedge;
 mod live;
 mod name;
 mod own_line;
@@ -93,6 +94,7 @@ pub use circuit_breaker::{CircuitBreaker, CircuitState};
 pub use config::ConfigError;
 pub use error::Error;
 pub use event::{Event, ListenerId};
+pub use hedge::Hedge;
 pub use fallback::{FallbackMetrics, FallbackSiteSettings, FallbackSource};
 pub use name::Name;
 pub use rate_limiter::RateLimiter;
@@ -161,6 +163,55 @@ pub use resilience_macros::bulkhead;
 ///
 /// Not for sync functions: a running sync body cannot be cancelled.
 pub use resilience_macros::time_limiter;
+
+/// Starts a copy of an async call that has not answered after `delay`, and
+/// keeps the first `Ok`: the tail latency of a slow replica, a lost packet or
+/// a pause, traded for a little extra load. See [`hedge`](mod@hedge) for the
+/// rules.
+///
+/// | argument | default | meaning |
+/// |---|---|---|
+/// | `delay` | required | the wait for an answer before each copy: a duration (`"50ms"`), or a percentile of the recent latencies of successful copies (`"p95"`, `"p99.9"`: above 0, below 100) |
+/// | `max_hedged_attempts` | 1 | copies a call may add to the primary, each after another `delay`; 1 to 10 |
+/// | `delay_floor` | 10ms | with a percentile `delay`: the delay until 20 latencies are known, and the shortest after |
+/// | `name` | none: the function's own instance | a named hedge is shared, counted, listed by the registry and configurable from a file |
+///
+/// The first copy to return `Ok` is the answer and the others are dropped
+/// (cancelled). An `Err` does not end the call while another copy runs;
+/// once every copy started has failed, the primary's error is returned. The
+/// attributes above a `#[hedge]` see the hedged call as one call; those
+/// below it run once per copy.
+///
+/// Only for `async fn`s, and the body runs several times at once: it may
+/// borrow its arguments but not move them out or mutate them (clone what it
+/// must own).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use resilience_runtime::{hedge, registry};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+///
+/// #[derive(Debug)]
+/// struct SearchError;
+///
+/// #[hedge(name = "docs-search", delay = "50ms")]
+/// async fn search(query: &str, copies: &AtomicU32) -> Result<String, SearchError> {
+///     // The first copy hits a slow replica; the hedge, a fast one.
+///     if copies.fetch_add(1, Ordering::Relaxed) == 0 {
+///         tokio::time::sleep(Duration::from_secs(1)).await;
+///     }
+///     Ok(format!("results for {query}"))
+/// }
+///
+/// let started = tokio::time::Instant::now();
+/// assert_eq!(search("rust", &AtomicU32::new(0)).await.unwrap(), "results for rust");
+/// assert_eq!(started.elapsed(), Duration::from_millis(50));
+/// assert_eq!(registry().hedge("docs-search").metrics().hedge_wins, 1);
+/// # }
+/// ```
+pub use resilience_macros::hedge;
 
 /// Replaces a failed call's result, including the rejections of the
 /// policies below it.

@@ -3,12 +3,14 @@
 mod bulkhead;
 mod circuit_breaker;
 mod fallback;
+mod hedge;
 mod rate_limiter;
 mod retry;
 mod time_limiter;
 
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use circuit_breaker::CircuitBreakerArgs;
+pub(crate) use hedge::HedgeArgs;
 pub(crate) use fallback::{Cache, FallbackArgs, Replacement};
 pub(crate) use rate_limiter::RateLimiterArgs;
 pub(crate) use retry::RetryArgs;
@@ -82,6 +84,8 @@ fn example(key: &str) -> &'static str {
         "max_wait" => "\"100ms\"",
         "max_concurrent" => "10",
         "timeout" => "\"3s\"",
+        "max_hedged_attempts" => "1",
+        "delay_floor" => "\"10ms\"",
         "method" => "cached_price",
         "value" => "Vec::new()",
         "cache" => "\"5m\"",

@@ -8,12 +8,19 @@ use super::Function;
 /// that runs it once. The closure's type is pinned to the function's return
 /// type, so `?` and `return` inside behave as in the plain function; under
 /// `#[retry]` it must be callable again (`FnMut`), so a body that moves an
-/// argument out is reported at the move.
-pub(crate) fn closure(f: &Function, retried: bool) -> (TokenStream, TokenStream) {
+/// argument out is reported at the move; under `#[hedge]`, several calls run
+/// at once (`AsyncFn`), so it may not mutate what it captures either.
+pub(crate) fn closure(f: &Function, retried: bool, hedged: bool) -> (TokenStream, TokenStream) {
     let p = f.private();
     let result = f.result;
     let block = &f.item.block;
     let at = Span::mixed_site().located_at(block.span());
+    if f.is_async && hedged {
+        return (
+            quote_spanned!(at=> let body = #p::body_shared::<#result, _>(async || #block);),
+            quote_spanned!(at=> body().await),
+        );
+    }
     match (f.is_async, retried) {
         (false, false) => (
             quote_spanned!(at=> let body = #p::body_once::<#result, _>(|| #block);),

@@ -10,6 +10,7 @@ mod bulkhead;
 mod circuit_breaker;
 mod fallback;
 mod handle;
+mod hedge;
 mod named;
 mod rate_limiter;
 mod retry;
@@ -21,8 +22,8 @@ use syn::spanned::Spanned;
 use syn::{GenericArgument, ItemFn, PathArguments, ReturnType, Type};
 
 use crate::args::{
-    BulkheadArgs, CircuitBreakerArgs, CratePath, FallbackArgs, RateLimiterArgs, RetryArgs,
-    TimeLimiterArgs, Value,
+    BulkheadArgs, CircuitBreakerArgs, CratePath, FallbackArgs, HedgeArgs, RateLimiterArgs,
+    RetryArgs, TimeLimiterArgs, Value,
 };
 use crate::errors::Errors;
 use crate::stack::{take_resilience_attributes, Kind, RawLayer};
@@ -35,6 +36,7 @@ pub(crate) enum Layer {
     Bulkhead(BulkheadArgs),
     TimeLimiter(TimeLimiterArgs),
     Fallback(FallbackArgs),
+    Hedge(HedgeArgs),
 }
 
 /// What every layer needs to know about the function.
@@ -114,6 +116,12 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
                 "`#[time_limiter]` needs an `async fn`: a running sync body cannot be cancelled, only abandoned; make the function `async` or remove `#[time_limiter]`",
             );
         }
+        if matches!(layer, Layer::Hedge(_)) && !is_async {
+            errors.at(
+                *span,
+                "`#[hedge]` needs an `async fn`: its copies run side by side on the caller's task and the slower ones are cancelled, and a blocking body can do neither; make the function `async` or remove `#[hedge]`",
+            );
+        }
     }
     let call_args = if layers
         .iter()
@@ -166,6 +174,7 @@ fn parse(
         Kind::Bulkhead => Layer::Bulkhead(BulkheadArgs::parse(args, krate, errors)),
         Kind::TimeLimiter => Layer::TimeLimiter(TimeLimiterArgs::parse(args, span, krate, errors)),
         Kind::Fallback => Layer::Fallback(FallbackArgs::parse(args, span, krate, errors)),
+        Kind::Hedge => Layer::Hedge(HedgeArgs::parse(args, span, krate, errors)),
     }
 }
 
@@ -219,6 +228,7 @@ impl Layer {
             Layer::RateLimiter(args) => (&args.name, &args.settings),
             Layer::Bulkhead(args) => (&args.name, &args.settings),
             Layer::TimeLimiter(args) => (&args.name, &args.settings),
+            Layer::Hedge(args) => (&args.name, &args.settings),
             Layer::Fallback(_) => return &[],
         };
         if name.is_some() {
@@ -229,7 +239,7 @@ impl Layer {
     }
 
     fn rejects(&self) -> bool {
-        !matches!(self, Layer::Retry(_) | Layer::Fallback(_))
+        !matches!(self, Layer::Retry(_) | Layer::Fallback(_) | Layer::Hedge(_))
     }
 
     fn wrap(
@@ -246,6 +256,7 @@ impl Layer {
             Layer::Bulkhead(args) => bulkhead::wrap(args, f, span, inner),
             Layer::TimeLimiter(args) => time_limiter::wrap(args, f, span, inner),
             Layer::Fallback(args) => fallback::wrap(args, f, span, inner, call_args),
+            Layer::Hedge(args) => hedge::wrap(args, f, span, inner),
         }
     }
 }
@@ -257,7 +268,10 @@ fn expand(f: &Function, layers: &[(Layer, Span)], call_args: &[TokenStream]) -> 
     let retried = layers
         .iter()
         .any(|(layer, _)| matches!(layer, Layer::Retry(_)));
-    let (define_body, call_body) = body::closure(f, retried);
+    let hedged = layers
+        .iter()
+        .any(|(layer, _)| matches!(layer, Layer::Hedge(_)));
+    let (define_body, call_body) = body::closure(f, retried, hedged);
     let rejection = if f.can_reject {
         quote!(#krate::Error)
     } else {

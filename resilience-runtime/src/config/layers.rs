@@ -140,6 +140,7 @@ impl Layers {
                 PolicyKind::TimeLimiter => {
                     check_table::<crate::time_limiter::TimeLimiterConfig>(table, &mut problems)
                 }
+                PolicyKind::Hedge => check_table::<crate::hedge::HedgeConfig>(table, &mut problems),
             };
             layers.tables.insert((kind, table.name.clone()), checked);
         }

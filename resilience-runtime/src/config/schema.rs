@@ -10,6 +10,7 @@ use super::ConfigError;
 use crate::bulkhead::BulkheadConfig;
 use crate::circuit_breaker::CircuitBreakerConfig;
 use crate::declaration::InlineConfig;
+use crate::hedge::HedgeConfig;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::RetryConfig;
 use crate::time_limiter::TimeLimiterConfig;
@@ -29,16 +30,19 @@ pub enum PolicyKind {
     Bulkhead,
     /// `time_limiter`
     TimeLimiter,
+    /// `hedge`
+    Hedge,
 }
 
 impl PolicyKind {
     /// Every kind, in the order of a configuration file's documentation.
-    pub const ALL: [PolicyKind; 5] = [
+    pub const ALL: [PolicyKind; 6] = [
         PolicyKind::Retry,
         PolicyKind::CircuitBreaker,
         PolicyKind::RateLimiter,
         PolicyKind::Bulkhead,
         PolicyKind::TimeLimiter,
+        PolicyKind::Hedge,
     ];
 
     /// The kind as a file and its attribute spell it: `circuit_breaker`.
@@ -49,6 +53,7 @@ impl PolicyKind {
             PolicyKind::RateLimiter => "rate_limiter",
             PolicyKind::Bulkhead => "bulkhead",
             PolicyKind::TimeLimiter => "time_limiter",
+            PolicyKind::Hedge => "hedge",
         }
     }
 
@@ -70,6 +75,7 @@ impl PolicyKind {
             PolicyKind::RateLimiter => names::<RateLimiterConfig>(),
             PolicyKind::Bulkhead => names::<BulkheadConfig>(),
             PolicyKind::TimeLimiter => names::<TimeLimiterConfig>(),
+            PolicyKind::Hedge => names::<HedgeConfig>(),
         }
     }
 }
@@ -177,4 +183,10 @@ keys!(BulkheadConfig, Bulkhead,
 
 keys!(TimeLimiterConfig, TimeLimiter,
     timeout: DURATION, "\"3s\"";
+);
+
+keys!(HedgeConfig, Hedge,
+    delay: Type::HedgeDelay, "\"50ms\"";
+    max_hedged_attempts: count(1, crate::hedge::MAX_HEDGED_ATTEMPTS as u64), "1";
+    delay_floor: DURATION, "\"10ms\"";
 );

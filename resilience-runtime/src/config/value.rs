@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::hedge::HedgeDelay;
 use crate::retry::Jitter;
 
 /// A setting's value, as [`Registry::instances`](crate::Registry::instances)
 /// and [`ApplyReport`](super::ApplyReport) show it. Displayed in the
-/// configuration file's grammar: `20`, `0.5`, `"250ms"`, `"full"`, or `none`
-/// for an optional setting that is not set.
+/// configuration file's grammar: `20`, `0.5`, `"250ms"`, `"full"`, `"p95"`,
+/// or `none` for an optional setting that is not set.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
@@ -23,6 +24,8 @@ pub enum Value {
     Duration(Duration),
     /// A retry's jitter.
     Jitter(Jitter),
+    /// A percentile of recent latencies, in `(0, 100)`: a hedge's `delay`.
+    Percentile(f64),
     /// An optional setting that is not set.
     Unset,
 }
@@ -38,6 +41,7 @@ impl fmt::Display for Value {
             Value::Jitter(Jitter::Full) => f.write_str("\"full\""),
             Value::Jitter(Jitter::Equal) => f.write_str("\"equal\""),
             Value::Jitter(Jitter::Decorrelated) => f.write_str("\"decorrelated\""),
+            Value::Percentile(p) => write!(f, "\"p{p}\""),
             Value::Unset => f.write_str("none"),
         }
     }
@@ -58,6 +62,7 @@ impl Serialize for Value {
             Value::Jitter(Jitter::Full) => serializer.serialize_str("full"),
             Value::Jitter(Jitter::Equal) => serializer.serialize_str("equal"),
             Value::Jitter(Jitter::Decorrelated) => serializer.serialize_str("decorrelated"),
+            Value::Percentile(p) => serializer.collect_str(&format_args!("p{p}")),
             Value::Unset => serializer.serialize_none(),
         }
     }
@@ -110,6 +115,8 @@ pub(crate) enum Type {
         nonzero: bool,
     },
     Jitter,
+    /// A duration, or a percentile of recent latencies written `"p95"`.
+    HedgeDelay,
 }
 
 /// The ranges numbers are checked against, with the attributes' wording.
@@ -216,11 +223,29 @@ impl Type {
                     "unknown jitter `{text:?}`; expected a fraction in [0, 1] or one of `\"full\"`, `\"equal\"` or `\"decorrelated\"`"
                 )),
             },
+            (Type::HedgeDelay, Raw::Text(text)) if text.starts_with('p') => {
+                percentile(text).map(Value::Percentile)
+            }
+            (Type::HedgeDelay, raw) => Type::Duration { nonzero: false }.read(raw, key, example),
             (Type::Jitter, other) => Err(format!(
                 "expected a fraction in [0, 1] or one of `\"full\"`, `\"equal\"` or `\"decorrelated\"`, found {}",
                 other.describe()
             )),
         }
+    }
+}
+
+/// The percentile a hedge's delay `"pNN"` names, in `(0, 100)`.
+pub(crate) fn percentile(text: &str) -> Result<f64, String> {
+    let digits = text.strip_prefix('p').unwrap_or(text);
+    match digits.parse::<f64>() {
+        Ok(p) if p > 0.0 && p < 100.0 && !digits.starts_with(['+', '-']) => Ok(p),
+        Ok(p) => Err(format!(
+            "the percentile in `{text:?}` must be above 0 and below 100, got {p}; e.g. `\"p95\"` or `\"p99.9\"`"
+        )),
+        Err(_) => Err(format!(
+            "invalid delay `{text:?}`: expected a duration such as `\"50ms\"` or a percentile of recent latencies such as `\"p95\"`"
+        )),
     }
 }
 
@@ -299,6 +324,22 @@ impl<T: Field> Field for Option<T> {
         match value {
             Value::Unset => None,
             value => Some(T::from_value(value)),
+        }
+    }
+}
+
+impl Field for HedgeDelay {
+    fn to_value(&self) -> Value {
+        match self {
+            HedgeDelay::Fixed(delay) => Value::Duration(*delay),
+            HedgeDelay::Percentile(p) => Value::Percentile(*p),
+        }
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Duration(delay) => HedgeDelay::Fixed(delay),
+            Value::Percentile(p) => HedgeDelay::Percentile(p),
+            other => unreachable!("a hedge delay field was given {other:?}"),
         }
     }
 }

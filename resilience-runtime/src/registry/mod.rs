@@ -28,6 +28,7 @@ use crate::config::{ConfigError, PolicyKind};
 use crate::declaration::{Declaration, DECLARATIONS};
 use crate::event::{self, emit, Event, ListenerId};
 use crate::fallback::FallbackMetrics;
+use crate::hedge::{Hedge, HedgeConfig};
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
 use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
@@ -139,6 +140,15 @@ impl Registry {
         find_time_limiter,
         configure_time_limiter,
         "time limiter"
+    );
+    kind!(
+        Hedge,
+        HedgeConfig,
+        hedges,
+        hedge,
+        find_hedge,
+        configure_hedge,
+        "hedge"
     );
 
     /// Calls `listener` with every [`Event`](crate::Event) any policy reports

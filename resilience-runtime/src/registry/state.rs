@@ -12,6 +12,7 @@ use crate::config::layers::{Effective, Inline, Layers};
 use crate::config::schema::Settings;
 use crate::config::{ConfigError, PolicyKind};
 use crate::declaration::Declaration;
+use crate::hedge::{Hedge, HedgeConfig};
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
 use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
@@ -57,6 +58,7 @@ policy!(CircuitBreaker, CircuitBreakerConfig, circuit_breakers);
 policy!(RateLimiter, RateLimiterConfig, rate_limiters);
 policy!(Bulkhead, BulkheadConfig, bulkheads);
 policy!(TimeLimiter, TimeLimiterConfig, time_limiters);
+policy!(Hedge, HedgeConfig, hedges);
 
 /// Calls `$visit!(Policy)` for each kind, in the order instances are listed.
 macro_rules! each_kind {
@@ -66,6 +68,7 @@ macro_rules! each_kind {
         $visit!($crate::RateLimiter);
         $visit!($crate::Bulkhead);
         $visit!($crate::time_limiter::TimeLimiter);
+        $visit!($crate::hedge::Hedge);
     };
 }
 pub(crate) use each_kind;
@@ -81,6 +84,7 @@ pub struct State {
     rate_limiters: Kind<RateLimiter>,
     bulkheads: Kind<Bulkhead>,
     time_limiters: Kind<TimeLimiter>,
+    hedges: Kind<Hedge>,
 }
 
 /// The registry's part for one kind of policy.
@@ -147,6 +151,7 @@ impl State {
             PolicyKind::RateLimiter => self.rate_limiters.names(),
             PolicyKind::Bulkhead => self.bulkheads.names(),
             PolicyKind::TimeLimiter => self.time_limiters.names(),
+            PolicyKind::Hedge => self.hedges.names(),
         }
     }
 }

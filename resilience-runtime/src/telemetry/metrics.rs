@@ -123,6 +123,19 @@ pub fn publish_metrics() {
                 .absolute(count);
         }
     }
+    for hedge in registry.hedges() {
+        let name = hedge.name().to_owned();
+        let metrics = hedge.metrics();
+        for (kind, count) in [
+            ("primary_won", metrics.primary_wins),
+            ("hedge_won", metrics.hedge_wins),
+            ("failed", metrics.failed_calls),
+        ] {
+            counter!("resilience_hedge_calls_total", "name" => name.clone(), "kind" => kind)
+                .absolute(count);
+        }
+        counter!("resilience_hedge_started_total", "name" => name).absolute(metrics.hedges_started);
+    }
     for fallback in registry.fallbacks() {
         for (kind, for_rejection) in [("error", false), ("rejection", true)] {
             for source in FallbackSource::ALL {
@@ -237,6 +250,11 @@ fn describe() {
             "Calls permitted and rejected"
         );
         describe_counter!("resilience_timelimiter_calls_total", "Calls by outcome");
+        describe_counter!(
+            "resilience_hedge_calls_total",
+            "Calls under the hedge, by which copy answered"
+        );
+        describe_counter!("resilience_hedge_started_total", "Hedged copies started");
         describe_counter!(
             "resilience_fallback_calls_total",
             "Results replaced by a fallback, by cause and by what answered"

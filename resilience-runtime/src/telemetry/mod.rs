@@ -86,6 +86,8 @@
 //! | `resilience_ratelimiter_available_permissions`, `resilience_ratelimiter_waiting_calls` | | gauge |
 //! | `resilience_ratelimiter_calls_total` | `kind`: permitted, rejected | counter |
 //! | `resilience_timelimiter_calls_total` | `kind`: successful, failed, timeout | counter |
+//! | `resilience_hedge_calls_total` | `kind`: primary_won, hedge_won, failed | counter |
+//! | `resilience_hedge_started_total` | | counter: hedged copies started |
 //! | `resilience_fallback_calls_total` | `kind`: error, rejection; `source`: cache, method, value (what answered); `name` is the function's | counter |
 //! | `resilience_fallback_cache_misses_total` | `name` is the function's | counter: failures the cache had no fresh answer for (0 without `cache`) |
 

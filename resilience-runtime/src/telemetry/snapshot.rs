@@ -11,6 +11,7 @@ use super::health::grammar;
 use crate::bulkhead::BulkheadMetrics;
 use crate::circuit_breaker::CircuitBreakerMetrics;
 use crate::config::PolicyKind;
+use crate::hedge::HedgeMetrics;
 use crate::rate_limiter::RateLimiterMetrics;
 use crate::registry::settings_by_key;
 use crate::retry::RetryMetrics;
@@ -99,6 +100,8 @@ pub enum PolicyMetrics {
     Retry(RetryMetrics),
     /// A time limiter's.
     TimeLimiter(TimeLimiterMetrics),
+    /// A hedge's.
+    Hedge(HedgeMetrics),
 }
 
 impl Serialize for PolicyMetrics {
@@ -157,6 +160,13 @@ impl Serialize for PolicyMetrics {
                 map.serialize_entry("successful_calls", &m.successful_calls)?;
                 map.serialize_entry("failed_calls", &m.failed_calls)?;
                 map.serialize_entry("timeout_calls", &m.timeout_calls)?;
+            }
+            PolicyMetrics::Hedge(m) => {
+                map.serialize_entry("calls", &m.calls)?;
+                map.serialize_entry("primary_wins", &m.primary_wins)?;
+                map.serialize_entry("hedge_wins", &m.hedge_wins)?;
+                map.serialize_entry("failed_calls", &m.failed_calls)?;
+                map.serialize_entry("hedges_started", &m.hedges_started)?;
             }
         }
         map.end()
@@ -290,6 +300,7 @@ impl Registry {
                 None,
                 PolicyMetrics::TimeLimiter(self.time_limiter(name).metrics()),
             ),
+            PolicyKind::Hedge => (None, PolicyMetrics::Hedge(self.hedge(name).metrics())),
         }
     }
 }

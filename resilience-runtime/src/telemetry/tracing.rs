@@ -7,7 +7,7 @@
 //! |---|---|
 //! | WARN | a breaker opening (OPEN or FORCED_OPEN), retries exhausted, a configuration refused or in conflict, a health alert raised or changed (an instance worse, or unhealthy for other reasons) |
 //! | INFO | a breaker closing again (a recovery), a configuration applied, a health alert cleared (an instance better) |
-//! | DEBUG | everything else: permits, rejections, retries scheduled, timeouts, fallbacks, other transitions |
+//! | DEBUG | everything else: permits, rejections, retries scheduled, hedged copies started, timeouts, fallbacks, other transitions |
 
 use std::fmt;
 
@@ -158,6 +158,18 @@ fn record_enabled(event: &Event<'_>) {
             name,
             ok,
             "call finished in time"
+        ),
+        Event::HedgeStarted {
+            name,
+            attempt,
+            delay,
+        } => at!(
+            level,
+            kind = "hedge",
+            name,
+            attempt,
+            delay = %duration(delay),
+            "no answer yet, hedged copy started"
         ),
         Event::ConfigConflict(conflict) => at!(
             level,
