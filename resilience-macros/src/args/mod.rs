@@ -10,8 +10,8 @@ mod time_limiter;
 
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use circuit_breaker::CircuitBreakerArgs;
-pub(crate) use hedge::HedgeArgs;
 pub(crate) use fallback::{Cache, FallbackArgs, Replacement};
+pub(crate) use hedge::HedgeArgs;
 pub(crate) use rate_limiter::RateLimiterArgs;
 pub(crate) use retry::RetryArgs;
 pub(crate) use time_limiter::TimeLimiterArgs;
