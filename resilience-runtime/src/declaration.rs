@@ -6,6 +6,7 @@ use crate::circuit_breaker::CircuitBreakerConfig;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::registry::CallSite;
 use crate::retry::RetryConfig;
+use crate::retry_budget::RetryBudgetConfig;
 use crate::time_limiter::TimeLimiterConfig;
 
 /// One call site's use of a named policy. The attribute expansions put one in
@@ -33,6 +34,7 @@ pub enum InlineConfig {
     RateLimiter(fn() -> RateLimiterConfig),
     Bulkhead(fn() -> BulkheadConfig),
     TimeLimiter(fn() -> TimeLimiterConfig),
+    RetryBudget(fn() -> RetryBudgetConfig),
 }
 
 /// Every named policy of the binary, one entry per call site.

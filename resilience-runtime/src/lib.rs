@@ -75,6 +75,7 @@ mod own_line;
 pub mod rate_limiter;
 mod registry;
 pub mod retry;
+pub mod retry_budget;
 mod rng;
 mod stats;
 mod sync;
@@ -98,6 +99,7 @@ pub use name::Name;
 pub use rate_limiter::RateLimiter;
 pub use registry::{registry, CallSite, Conflict, InstanceInfo, Instances, Registry, Setting};
 pub use retry::Retry;
+pub use retry_budget::RetryBudget;
 pub use time_limiter::TimeLimiter;
 
 /// Retries a failing call with exponential backoff, a cap and jitter.

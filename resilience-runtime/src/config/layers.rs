@@ -140,6 +140,9 @@ impl Layers {
                 PolicyKind::TimeLimiter => {
                     check_table::<crate::time_limiter::TimeLimiterConfig>(table, &mut problems)
                 }
+                PolicyKind::RetryBudget => {
+                    check_table::<crate::retry_budget::RetryBudgetConfig>(table, &mut problems)
+                }
             };
             layers.tables.insert((kind, table.name.clone()), checked);
         }

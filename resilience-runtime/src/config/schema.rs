@@ -12,6 +12,7 @@ use crate::circuit_breaker::CircuitBreakerConfig;
 use crate::declaration::InlineConfig;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::RetryConfig;
+use crate::retry_budget::RetryBudgetConfig;
 use crate::time_limiter::TimeLimiterConfig;
 
 /// A kind of policy, spelled in a configuration file as its attribute is
@@ -29,16 +30,19 @@ pub enum PolicyKind {
     Bulkhead,
     /// `time_limiter`
     TimeLimiter,
+    /// `retry_budget`
+    RetryBudget,
 }
 
 impl PolicyKind {
     /// Every kind, in the order of a configuration file's documentation.
-    pub const ALL: [PolicyKind; 5] = [
+    pub const ALL: [PolicyKind; 6] = [
         PolicyKind::Retry,
         PolicyKind::CircuitBreaker,
         PolicyKind::RateLimiter,
         PolicyKind::Bulkhead,
         PolicyKind::TimeLimiter,
+        PolicyKind::RetryBudget,
     ];
 
     /// The kind as a file and its attribute spell it: `circuit_breaker`.
@@ -49,6 +53,7 @@ impl PolicyKind {
             PolicyKind::RateLimiter => "rate_limiter",
             PolicyKind::Bulkhead => "bulkhead",
             PolicyKind::TimeLimiter => "time_limiter",
+            PolicyKind::RetryBudget => "retry_budget",
         }
     }
 
@@ -70,6 +75,7 @@ impl PolicyKind {
             PolicyKind::RateLimiter => names::<RateLimiterConfig>(),
             PolicyKind::Bulkhead => names::<BulkheadConfig>(),
             PolicyKind::TimeLimiter => names::<TimeLimiterConfig>(),
+            PolicyKind::RetryBudget => names::<RetryBudgetConfig>(),
         }
     }
 }
@@ -144,9 +150,12 @@ const NONZERO: Type = Type::Duration { nonzero: true };
 keys!(RetryConfig, Retry,
     max_attempts: count(1, U32), "3";
     delay: DURATION, "\"200ms\"";
-    backoff: Type::Number(Range::Positive), "2.0";
+    backoff: Type::Backoff, "2.0";
     max_delay: DURATION, "\"10s\"";
     jitter: Type::Jitter, "0.2";
+    max_duration: NONZERO, "\"30s\"";
+    adaptive: Type::Bool, "true";
+    budget: Type::Name, "\"api\"";
 );
 
 keys!(CircuitBreakerConfig, CircuitBreaker,
@@ -177,4 +186,10 @@ keys!(BulkheadConfig, Bulkhead,
 
 keys!(TimeLimiterConfig, TimeLimiter,
     timeout: DURATION, "\"3s\"";
+);
+
+keys!(RetryBudgetConfig, RetryBudget,
+    ttl: Type::Duration { nonzero: true }, "\"10s\"";
+    retry_ratio: Type::Number(Range::Ratio), "0.2";
+    min_retries_per_second: count(0, 100_000), "10";
 );

@@ -30,6 +30,7 @@ use crate::event::{self, emit, Event, ListenerId};
 use crate::fallback::FallbackMetrics;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
+use crate::retry_budget::{RetryBudget, RetryBudgetConfig};
 use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
 use crate::{Bulkhead, CircuitBreaker, RateLimiter};
 
@@ -139,6 +140,15 @@ impl Registry {
         find_time_limiter,
         configure_time_limiter,
         "time limiter"
+    );
+    kind!(
+        RetryBudget,
+        RetryBudgetConfig,
+        retry_budgets,
+        retry_budget,
+        find_retry_budget,
+        configure_retry_budget,
+        "retry budget"
     );
 
     /// Calls `listener` with every [`Event`](crate::Event) any policy reports

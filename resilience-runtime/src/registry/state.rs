@@ -14,6 +14,7 @@ use crate::config::{ConfigError, PolicyKind};
 use crate::declaration::Declaration;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
+use crate::retry_budget::{RetryBudget, RetryBudgetConfig};
 use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
 use crate::{Bulkhead, CircuitBreaker, Name, RateLimiter};
 
@@ -57,6 +58,7 @@ policy!(CircuitBreaker, CircuitBreakerConfig, circuit_breakers);
 policy!(RateLimiter, RateLimiterConfig, rate_limiters);
 policy!(Bulkhead, BulkheadConfig, bulkheads);
 policy!(TimeLimiter, TimeLimiterConfig, time_limiters);
+policy!(RetryBudget, RetryBudgetConfig, retry_budgets);
 
 /// Calls `$visit!(Policy)` for each kind, in the order instances are listed.
 macro_rules! each_kind {
@@ -66,6 +68,7 @@ macro_rules! each_kind {
         $visit!($crate::RateLimiter);
         $visit!($crate::Bulkhead);
         $visit!($crate::time_limiter::TimeLimiter);
+        $visit!($crate::retry_budget::RetryBudget);
     };
 }
 pub(crate) use each_kind;
@@ -81,6 +84,7 @@ pub struct State {
     rate_limiters: Kind<RateLimiter>,
     bulkheads: Kind<Bulkhead>,
     time_limiters: Kind<TimeLimiter>,
+    retry_budgets: Kind<RetryBudget>,
 }
 
 /// The registry's part for one kind of policy.
@@ -147,6 +151,7 @@ impl State {
             PolicyKind::RateLimiter => self.rate_limiters.names(),
             PolicyKind::Bulkhead => self.bulkheads.names(),
             PolicyKind::TimeLimiter => self.time_limiters.names(),
+            PolicyKind::RetryBudget => self.retry_budgets.names(),
         }
     }
 }

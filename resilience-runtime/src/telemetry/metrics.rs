@@ -123,6 +123,21 @@ pub fn publish_metrics() {
                 .absolute(count);
         }
     }
+    for budget in registry.retry_budgets() {
+        let name = budget.name().to_owned();
+        let metrics = budget.metrics();
+        counter!("resilience_retry_budget_calls_total", "name" => name.clone())
+            .absolute(metrics.calls);
+        for (kind, count) in [
+            ("permitted", metrics.retries_permitted),
+            ("refused", metrics.retries_refused),
+        ] {
+            counter!("resilience_retry_budget_retries_total", "name" => name.clone(), "kind" => kind)
+                .absolute(count);
+        }
+        gauge!("resilience_retry_budget_available_retries", "name" => name)
+            .set(metrics.available_retries as f64);
+    }
     for fallback in registry.fallbacks() {
         for (kind, count) in [
             ("error", fallback.error_calls),
@@ -231,6 +246,18 @@ fn describe() {
             "Calls permitted and rejected"
         );
         describe_counter!("resilience_timelimiter_calls_total", "Calls by outcome");
+        describe_counter!(
+            "resilience_retry_budget_calls_total",
+            "Calls that deposited into the retry budget"
+        );
+        describe_counter!(
+            "resilience_retry_budget_retries_total",
+            "Retries the budget permitted and refused"
+        );
+        describe_gauge!(
+            "resilience_retry_budget_available_retries",
+            "Retries the budget's window allows now"
+        );
         describe_counter!(
             "resilience_fallback_calls_total",
             "Results replaced by a fallback, by cause"

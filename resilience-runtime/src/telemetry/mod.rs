@@ -86,6 +86,9 @@
 //! | `resilience_ratelimiter_available_permissions`, `resilience_ratelimiter_waiting_calls` | | gauge |
 //! | `resilience_ratelimiter_calls_total` | `kind`: permitted, rejected | counter |
 //! | `resilience_timelimiter_calls_total` | `kind`: successful, failed, timeout | counter |
+//! | `resilience_retry_budget_calls_total` | | counter: calls that deposited into the budget |
+//! | `resilience_retry_budget_retries_total` | `kind`: permitted, refused | counter |
+//! | `resilience_retry_budget_available_retries` | | gauge: retries the window allows now |
 //! | `resilience_fallback_calls_total` | `kind`: error, rejection; `name` is the function's | counter |
 
 pub(crate) mod health;

@@ -14,6 +14,7 @@ use crate::config::PolicyKind;
 use crate::rate_limiter::RateLimiterMetrics;
 use crate::registry::settings_by_key;
 use crate::retry::RetryMetrics;
+use crate::retry_budget::RetryBudgetMetrics;
 use crate::time_limiter::TimeLimiterMetrics;
 use crate::{CallSite, CircuitState, FallbackMetrics, Registry, Setting};
 
@@ -93,6 +94,8 @@ pub enum PolicyMetrics {
     Retry(RetryMetrics),
     /// A time limiter's.
     TimeLimiter(TimeLimiterMetrics),
+    /// A retry budget's.
+    RetryBudget(RetryBudgetMetrics),
 }
 
 impl Serialize for PolicyMetrics {
@@ -151,6 +154,12 @@ impl Serialize for PolicyMetrics {
                 map.serialize_entry("successful_calls", &m.successful_calls)?;
                 map.serialize_entry("failed_calls", &m.failed_calls)?;
                 map.serialize_entry("timeout_calls", &m.timeout_calls)?;
+            }
+            PolicyMetrics::RetryBudget(m) => {
+                map.serialize_entry("calls", &m.calls)?;
+                map.serialize_entry("retries_permitted", &m.retries_permitted)?;
+                map.serialize_entry("retries_refused", &m.retries_refused)?;
+                map.serialize_entry("available_retries", &m.available_retries)?;
             }
         }
         map.end()
@@ -256,6 +265,10 @@ impl Registry {
             PolicyKind::TimeLimiter => (
                 None,
                 PolicyMetrics::TimeLimiter(self.time_limiter(name).metrics()),
+            ),
+            PolicyKind::RetryBudget => (
+                None,
+                PolicyMetrics::RetryBudget(self.retry_budget(name).metrics()),
             ),
         }
     }
