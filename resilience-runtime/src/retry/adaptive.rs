@@ -1,6 +1,7 @@
 //! The outcomes of a retry's last 100 calls, for `adaptive` waits.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Calls remembered.
 const CALLS: u64 = 100;
@@ -38,16 +39,24 @@ impl History {
         Some((f64::from(ones) / calls as f64).min(1.0))
     }
 
-    /// SysManage's factor for the wait: 0.7 above 90% successes, 1.0 above
-    /// 70%, 1.5 above 50%, 2.0 otherwise; 1.0 with no history yet.
-    pub(crate) fn factor(&self) -> f64 {
+    /// SysManage's factor for the wait, as a fraction so that waits scale
+    /// exactly: 0.7 above 90% successes, 1.0 above 70%, 1.5 above 50%, 2.0
+    /// otherwise; 1.0 with no history yet.
+    pub(crate) fn factor(&self) -> (u32, u32) {
         match self.success_rate() {
-            None => 1.0,
-            Some(rate) if rate > 0.9 => 0.7,
-            Some(rate) if rate > 0.7 => 1.0,
-            Some(rate) if rate > 0.5 => 1.5,
-            Some(_) => 2.0,
+            None => (1, 1),
+            Some(rate) if rate > 0.9 => (7, 10),
+            Some(rate) if rate > 0.7 => (1, 1),
+            Some(rate) if rate > 0.5 => (3, 2),
+            Some(_) => (2, 1),
         }
+    }
+
+    /// `wait` scaled by [`factor`](Self::factor), saturating.
+    pub(crate) fn scale(&self, wait: Duration) -> Duration {
+        let (numerator, denominator) = self.factor();
+        wait.checked_mul(numerator)
+            .map_or(Duration::MAX, |wait| wait / denominator)
     }
 }
 
@@ -68,14 +77,17 @@ mod tests {
 
     #[test]
     fn each_band_has_its_factor() {
-        assert_eq!(History::default().factor(), 1.0);
-        assert_eq!(history(91, 9).factor(), 0.7);
-        assert_eq!(history(90, 10).factor(), 1.0, "90% is not above 90%");
-        assert_eq!(history(71, 29).factor(), 1.0);
-        assert_eq!(history(70, 30).factor(), 1.5);
-        assert_eq!(history(51, 49).factor(), 1.5);
-        assert_eq!(history(50, 50).factor(), 2.0);
-        assert_eq!(history(0, 3).factor(), 2.0);
+        let wait = Duration::from_millis(100);
+        let scaled = |h: History| h.scale(wait).as_millis();
+        assert_eq!(scaled(History::default()), 100);
+        assert_eq!(scaled(history(91, 9)), 70);
+        assert_eq!(scaled(history(90, 10)), 100, "90% is not above 90%");
+        assert_eq!(scaled(history(71, 29)), 100);
+        assert_eq!(scaled(history(70, 30)), 150);
+        assert_eq!(scaled(history(51, 49)), 150);
+        assert_eq!(scaled(history(50, 50)), 200);
+        assert_eq!(scaled(history(0, 3)), 200);
+        assert_eq!(history(0, 1).scale(Duration::MAX), Duration::MAX);
     }
 
     #[test]

@@ -86,10 +86,7 @@ impl<'a> Attempts<'a> {
         let (retry, settings) = (self.retry, self.settings);
         let config = &settings.config;
         if self.made == 1 {
-            // The first attempt's end is the call's deposit.
-            if let Some(budget) = settings.budget() {
-                budget.deposit();
-            }
+            retry.deposit(settings);
         }
         if self.made >= config.max_attempts {
             retry.exhausted.fetch_add(1, Ordering::Relaxed);
@@ -113,7 +110,7 @@ impl<'a> Attempts<'a> {
         self.previous = drawn;
         let mut wait = drawn;
         if config.adaptive && !wait.is_zero() {
-            let scaled = wait.mul_f64(retry.history.factor());
+            let scaled = retry.history.scale(wait);
             wait = config.max_delay.map_or(scaled, |cap| scaled.min(cap));
         }
         if let Some(hint) = hint {
@@ -174,6 +171,9 @@ impl<'a> Attempts<'a> {
     #[cold]
     fn not_retried(&self, attempts: u32) {
         let retry = self.retry;
+        if attempts == 1 {
+            retry.deposit(self.settings);
+        }
         self.failed(attempts);
         retry
             .listeners
@@ -209,7 +209,7 @@ impl<'a> Attempts<'a> {
         } else {
             retry.failed_first.add();
         }
-        retry.record_call(self.settings, attempts, false);
+        retry.record_call(self.settings, false);
     }
 
     /// Time since the first attempt started; zero when untimed (settings

@@ -314,7 +314,10 @@ impl Retry {
     #[cold]
     #[inline(never)]
     fn report_success(&self, settings: &Settings, attempts: u32) {
-        self.record_call(settings, attempts, true);
+        self.record_call(settings, true);
+        if attempts == 1 {
+            self.deposit(settings);
+        }
         self.listeners
             .notify(|listener| listener(&RetryEvent::Succeeded { attempts }));
         emit(Event::RetrySucceeded {
@@ -323,17 +326,19 @@ impl Retry {
         });
     }
 
-    /// What a call's end adds to the adaptive history and the budget.
-    fn record_call(&self, settings: &Settings, attempts: u32, ok: bool) {
+    /// Adds a call's end to the adaptive history.
+    fn record_call(&self, settings: &Settings, ok: bool) {
         if settings.config.adaptive {
             self.history.record(ok);
         }
-        // A call deposits once, when its first attempt ends; a failed one
-        // did in `next_wait`, unless its first attempt was its last.
-        if attempts == 1 {
-            if let Some(budget) = settings.budget() {
-                budget.deposit();
-            }
+    }
+
+    /// A call deposits into its budget once, when its first attempt ends:
+    /// here for a first attempt that ends the call, in
+    /// [`Attempts::next_wait`] for one that fails.
+    fn deposit(&self, settings: &Settings) {
+        if let Some(budget) = settings.budget() {
+            budget.deposit();
         }
     }
 
