@@ -16,7 +16,8 @@
 //! rejection), `bulkhead` (a free slot), `allowed` (a rate limiter's token),
 //! `ready` and `pending` (a time limiter whose body is ready at once, or
 //! pending once), `retry` and
-//! `retry_async` (a retry's first attempt succeeding).
+//! `retry_async` (a retry's first attempt succeeding), `retry_budget` (the
+//! same with a retry budget, which every call deposits into).
 //!
 //! Built with the bench crate's feature `tracing`, it runs under a subscriber
 //! that wants INFO and above, as a service would; with `metrics`, the call
@@ -89,6 +90,11 @@ async fn first_try_async(v: u64) -> Result<u64, E> {
     Ok(std::hint::black_box(v))
 }
 
+#[retry(name = "cg-retry-budget", budget = "cg-budget")]
+fn first_try_budgeted(v: u64) -> Result<u64, E> {
+    Ok(std::hint::black_box(v))
+}
+
 #[bulkhead(name = "cg-bulkhead")]
 fn slot(v: u64) -> Result<u64, E> {
     Ok(std::hint::black_box(v))
@@ -98,7 +104,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let case = args
         .next()
-        .expect("a case: closed, open, bulkhead, allowed, ready, pending, retry or retry_async");
+        .expect("a case: closed, open, bulkhead, allowed, ready, pending, retry, retry_async or retry_budget");
     let n: u64 = args
         .next()
         .and_then(|n| n.parse().ok())
@@ -135,6 +141,9 @@ fn main() {
             }
             "retry" => {
                 std::hint::black_box(first_try(i)).unwrap();
+            }
+            "retry_budget" => {
+                std::hint::black_box(first_try_budgeted(i)).unwrap();
             }
             "retry_async" => {
                 let mut f = std::pin::pin!(first_try_async(i));

@@ -119,16 +119,6 @@ pub fn retry_after<T, E>(outcome: &Outcome<T, E, Error>) -> Option<Duration> {
     }
 }
 
-/// The error's own `retry_after` hint, with the function's type spelled out
-/// in the error when it does not fit.
-#[inline(always)]
-pub fn error_retry_after<E>(
-    retry_after: impl FnOnce(&E) -> Option<Duration>,
-    error: &E,
-) -> Option<Duration> {
-    retry_after(error)
-}
-
 /// Pins the body closure's return type to the function's.
 #[inline(always)]
 pub fn body_once<R, F: FnOnce() -> R>(body: F) -> F {

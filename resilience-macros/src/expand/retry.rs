@@ -40,10 +40,13 @@ pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStrea
         quote_spanned!(at=> ::core::option::Option::None)
     };
     let hint = match &args.retry_after {
-        Some(retry_after) => quote_spanned!(at=> match &outcome {
-            #p::Outcome::Err(error) => #p::error_retry_after(#retry_after, error),
-            _ => #rejection_hint,
-        }),
+        Some(retry_after) => {
+            let call = quote_spanned!(site(retry_after.span())=> (#retry_after)(error));
+            quote_spanned!(at=> match &outcome {
+                #p::Outcome::Err(error) => #call,
+                _ => #rejection_hint,
+            })
+        }
         None => rejection_hint,
     };
     let start = if f.is_async {
