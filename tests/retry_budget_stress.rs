@@ -23,7 +23,9 @@ fn retries_never_exceed_the_budgets_bound() {
         .unwrap();
     let retry = Retry::new(
         "stress-budgeted",
-        RetryConfig::default().max_attempts(4).budget("stress-budget"),
+        RetryConfig::default()
+            .max_attempts(4)
+            .budget("stress-budget"),
     )
     .unwrap();
     let calls = AtomicU64::new(0);
@@ -45,12 +47,18 @@ fn retries_never_exceed_the_budgets_bound() {
     let bound = ratio * calls as f64 + f64::from(min_per_second) * ttl.as_secs_f64();
     assert_eq!(budget.calls, calls);
     assert_eq!(budget.retries_permitted, retry.retries());
-    assert!(budget.retries_refused > 0, "the budget was spent: {budget:?}");
+    assert!(
+        budget.retries_refused > 0,
+        "the budget was spent: {budget:?}"
+    );
     assert!(
         budget.retries_permitted as f64 <= bound,
         "{} retries for {calls} calls, above the bound {bound}",
         budget.retries_permitted
     );
     // Spent, it gave out all but less than one retry of what it had.
-    assert!(budget.retries_permitted as f64 > bound - 2.0, "{budget:?}, bound {bound}");
+    assert!(
+        budget.retries_permitted as f64 > bound - 2.0,
+        "{budget:?}, bound {bound}"
+    );
 }

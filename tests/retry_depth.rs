@@ -79,7 +79,12 @@ impl Drop for Stops {
 
 // Linear backoff.
 
-#[retry(max_attempts = 6, delay = "10ms", backoff = "linear", max_delay = "35ms")]
+#[retry(
+    max_attempts = 6,
+    delay = "10ms",
+    backoff = "linear",
+    max_delay = "35ms"
+)]
 async fn linear(attempts: &Attempts) -> Result<(), AppError> {
     attempts.record();
     Err(AppError::Transient)
@@ -89,7 +94,10 @@ async fn linear(attempts: &Attempts) -> Result<(), AppError> {
 async fn linear_waits_add_the_delay_each_time_up_to_max_delay() {
     let attempts = Attempts::default();
     assert!(linear(&attempts).await.is_err());
-    assert_eq!(attempts.take_gaps(), [ms(10), ms(20), ms(30), ms(35), ms(35)]);
+    assert_eq!(
+        attempts.take_gaps(),
+        [ms(10), ms(20), ms(30), ms(35), ms(35)]
+    );
 }
 
 // The error's `retry_after`.
@@ -155,20 +163,14 @@ async fn a_hint_of_never_ends_the_retries_even_without_max_delay() {
         .is_err());
     assert_eq!(attempts.count(), 1);
     attempts.take_gaps();
-    assert!(hinted_without_max_delay(&attempts, ms(700))
-        .await
-        .is_err());
+    assert!(hinted_without_max_delay(&attempts, ms(700)).await.is_err());
     assert_eq!(attempts.count(), 5, "a long hint without a cap is waited");
     assert_eq!(attempts.take_gaps(), [ms(700); 4]);
 }
 
 #[test]
 fn the_runtime_api_takes_the_hint_too() {
-    let retry = Retry::new(
-        "depth-runtime-hint",
-        RetryConfig::default().max_attempts(4),
-    )
-    .unwrap();
+    let retry = Retry::new("depth-runtime-hint", RetryConfig::default().max_attempts(4)).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     retry.on_event(move |event| sink.lock().unwrap().push(*event));
@@ -176,7 +178,11 @@ fn the_runtime_api_takes_the_hint_too() {
     let result: Result<(), Duration> = retry.call_with_retry_after(
         || {
             calls += 1;
-            Err(if calls < 2 { Duration::ZERO } else { Duration::MAX })
+            Err(if calls < 2 {
+                Duration::ZERO
+            } else {
+                Duration::MAX
+            })
         },
         |hint| Some(*hint),
     );
@@ -215,7 +221,10 @@ async fn a_rate_limiters_hint_above_max_delay_ends_the_retries() {
     limited(&attempts).await.unwrap();
     let started = Instant::now();
     let error = limited(&attempts).await.unwrap_err();
-    assert!(error.rejection().is_some(), "the rejection is returned: {error}");
+    assert!(
+        error.rejection().is_some(),
+        "the rejection is returned: {error}"
+    );
     assert_eq!(started.elapsed(), Duration::ZERO, "the token is 1s away");
 
     limited_patiently(&attempts).await.unwrap();

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{backoff, Retry, RetryEvent, Settings, StopReason};
+use crate::clock::Epoch;
 use crate::event::{emit, Event};
 
 /// The attempts of one call under a [`Retry`], with the settings in force
@@ -38,6 +39,7 @@ pub struct Attempts<'a> {
     retry: &'a Retry,
     settings: &'a Settings,
     made: u32,
+    /// The previous wait, for decorrelated jitter; set at the first failure.
     previous: Duration,
     hooked: bool,
     started: Started,
@@ -66,7 +68,7 @@ impl<'a> Attempts<'a> {
             retry,
             settings,
             made: 0,
-            previous: settings.config.delay,
+            previous: Duration::ZERO,
             hooked,
             started,
         }
@@ -105,7 +107,13 @@ impl<'a> Attempts<'a> {
         let drawn = if config.delay.is_zero() {
             Duration::ZERO
         } else {
-            backoff::wait(config, self.made - 1, self.previous, crate::rng::unit())
+            // The first retry's "previous wait" is the delay.
+            let previous = if self.made == 1 {
+                config.delay
+            } else {
+                self.previous
+            };
+            backoff::wait(config, self.made - 1, previous, crate::rng::unit())
         };
         self.previous = drawn;
         let mut wait = drawn;
@@ -217,9 +225,13 @@ impl<'a> Attempts<'a> {
     fn elapsed(&self) -> Duration {
         match self.started {
             Started::Untimed => Duration::ZERO,
-            Started::Policy(start) => {
-                Duration::from_nanos(self.retry.clock.nanos().saturating_sub(start))
-            }
+            Started::Policy(start) => Duration::from_nanos(
+                self.retry
+                    .clock
+                    .get()
+                    .map_or(start, |clock| clock.nanos())
+                    .saturating_sub(start),
+            ),
             Started::Tokio(start) => tokio::time::Instant::now().saturating_duration_since(start),
         }
     }
@@ -237,6 +249,6 @@ fn start_clock(retry: &Retry, settings: &Settings, tokio_clock: bool) -> Started
     match settings.config.max_duration {
         None => Started::Untimed,
         Some(_) if tokio_clock => Started::Tokio(tokio::time::Instant::now()),
-        Some(_) => Started::Policy(retry.clock.nanos()),
+        Some(_) => Started::Policy(retry.clock.get_or_init(Epoch::now).nanos()),
     }
 }

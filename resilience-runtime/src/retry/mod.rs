@@ -48,7 +48,9 @@ pub struct Retry {
     hooked: AtomicBool,
     /// Serialises the updates of `hooked`.
     hooks: Mutex<()>,
-    clock: Epoch,
+    /// Made by the first call that `max_duration` times, on that call's
+    /// clock (tokio's when it is paused there).
+    clock: OnceLock<Epoch>,
     history: History,
     retries: AtomicU64,
     exhausted: AtomicU64,
@@ -189,7 +191,7 @@ impl Retry {
             }),
             hooked,
             hooks: Mutex::new(()),
-            clock: Epoch::now(),
+            clock: OnceLock::new(),
             history: History::default(),
             retries: AtomicU64::new(0),
             exhausted: AtomicU64::new(0),

@@ -166,9 +166,7 @@ impl Block {
         // Floored, so that the budget never allows more than its settings say;
         // the nudge keeps 0.29 * 1000 from flooring to 289.
         let deposit = (config.retry_ratio * UNITS + 1e-6).floor() as i64;
-        let reserve = (f64::from(config.min_retries_per_second)
-            * config.ttl.as_secs_f64()
-            * UNITS
+        let reserve = (f64::from(config.min_retries_per_second) * config.ttl.as_secs_f64() * UNITS
             + 1e-6)
             .floor() as i64;
         Block {
