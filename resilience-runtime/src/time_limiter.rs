@@ -10,8 +10,8 @@ use crate::event::{emit, Event, Listeners};
 use crate::live::Live;
 use crate::stats::{Counter, PerThreadCounter};
 use crate::{Error, ListenerId, Name};
-use pin_project_lite::pin_project;
 use std::sync::Arc;
+use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 /// A time limiter's settings.
