@@ -95,7 +95,7 @@ colour = "red"
             "6:1 rate_limiter.pricing.max-tokens: unknown key; did you mean `max_tokens`?",
             "7:1 rate_limiter.pricing.refil_rate: unknown key; did you mean `refill_rate`?",
             "8:1 rate_limiter.pricing.colour: unknown key; expected `max_tokens`, `refill_rate`, `max_wait` or `base`",
-            "10:2 throttle: unknown kind of policy; expected one of `retry`, `circuit_breaker`, `rate_limiter`, `bulkhead`, `time_limiter` or `hedge`",
+            "10:2 throttle: unknown kind of policy; expected one of `retry`, `circuit_breaker`, `rate_limiter`, `bulkhead`, `time_limiter`, `hedge` or `retry_budget`",
         ]
     );
 }
@@ -293,4 +293,68 @@ fn a_service_embeds_the_configuration_in_its_own() {
     // The same text read on its own is the same configuration, less the places.
     let alone = Config::from_toml_str("[time_limiter.report]\ntimeout = \"250ms\"\n").unwrap();
     assert_eq!(alone.instances().next(), Some(("time_limiter", "report")));
+}
+
+#[test]
+fn a_retrys_new_keys_and_a_retry_budget_table_read_back() {
+    let config = Config::from_toml_str(
+        r#"
+        [retry.fetch]
+        backoff = "linear"
+        max_duration = "2s"
+        adaptive = true
+        budget = "api"
+
+        [retry_budget.api]
+        ttl = "5s"
+        retry_ratio = 0.1
+        min_retries_per_second = 3
+        "#,
+    )
+    .unwrap();
+    assert_eq!(
+        config.instances().collect::<Vec<_>>(),
+        [("retry", "fetch"), ("retry_budget", "api")]
+    );
+}
+
+#[test]
+fn bad_retry_depth_keys_name_their_place_and_a_fix() {
+    assert_eq!(
+        problems(
+            r#"
+[retry.fetch]
+backoff = "quadratic"
+adaptive = "yes"
+budget = 5
+max_duration = "0s"
+max-duration = "1s"
+
+[retry_budget.api]
+retry_ratio = 2000.0
+min_retries_per_second = -1
+ttl = 10
+ratio = 0.2
+"#
+        ),
+        [
+            "3:1 retry.fetch.backoff: expected a positive factor or `\"linear\"`, found the string `\"quadratic\"`; e.g. `backoff = 2.0` or `backoff = \"linear\"`",
+            "4:1 retry.fetch.adaptive: expected `true` or `false`, found the string `\"yes\"`; e.g. `adaptive = true`",
+            "5:1 retry.fetch.budget: expected the name of an instance, found the number `5`; e.g. `budget = \"api\"`",
+            "6:1 retry.fetch.max_duration: must be longer than zero; e.g. `max_duration = \"30s\"`",
+            "7:1 retry.fetch.max-duration: unknown key; did you mean `max_duration`?",
+            "10:1 retry_budget.api.retry_ratio: must be in [0, 1000], got 2000",
+            "11:1 retry_budget.api.min_retries_per_second: must be at least 0, got -1",
+            "12:1 retry_budget.api.ttl: a duration needs a unit; write `ttl = \"10s\"` for seconds or `\"10ms\"` for milliseconds",
+            "13:1 retry_budget.api.ratio: unknown key; expected `ttl`, `retry_ratio`, `min_retries_per_second` or `base`",
+        ]
+    );
+}
+
+#[test]
+fn a_misspelt_retry_budget_kind_is_suggested() {
+    assert_eq!(
+        problems("[retry-budget.api]\nttl = \"5s\"\n"),
+        ["1:2 retry-budget: unknown kind of policy; did you mean `retry_budget`?"]
+    );
 }

@@ -1,5 +1,6 @@
 //! Retry: a call that succeeds at once, and one that fails twice then succeeds
-//! with no wait between attempts, against backon and tokio-retry.
+//! with no wait between attempts, against backon and tokio-retry; and a
+//! retry budget's cost per call.
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -48,6 +49,16 @@ fn retried(value: u64) -> Result<u64, BenchError> {
 
 #[retry(name = "bench-retry-first-async", max_attempts = 3, delay = "0s")]
 async fn retried_async(value: u64) -> Result<u64, BenchError> {
+    Ok(black_box(value))
+}
+
+#[retry(
+    name = "bench-retry-first-budgeted",
+    max_attempts = 3,
+    delay = "0s",
+    budget = "bench-retry-budget"
+)]
+fn retried_budgeted(value: u64) -> Result<u64, BenchError> {
     Ok(black_box(value))
 }
 
@@ -168,6 +179,33 @@ fn retry_first_success_async(c: &mut Criterion) {
     group.finish();
 }
 
+/// A retry budget's cost per call: every call deposits into it (a clock read
+/// and two atomic operations on the budget's words), against the same
+/// first-attempt success without one.
+fn retry_budget_first_success(c: &mut Criterion) {
+    let mut group = c.benchmark_group("retry_budget_first_success");
+    group.bench_function("baseline", |b| {
+        b.iter(|| across_call(|| black_box(bare(black_box(1)))))
+    });
+    group.bench_function("attribute", |b| {
+        b.iter(|| across_call(|| black_box(retried(black_box(1)))))
+    });
+    group.bench_function("attribute_budget", |b| {
+        b.iter(|| across_call(|| black_box(retried_budgeted(black_box(1)))))
+    });
+    let runtime_api = Retry::new(
+        "bench-retry-runtime-budgeted",
+        RetryConfig::default()
+            .max_attempts(3)
+            .budget("bench-retry-budget-runtime"),
+    )
+    .expect("valid config");
+    group.bench_function("runtime_api_budget", |b| {
+        b.iter(|| across_call(|| black_box(runtime_api.call(|| bare(black_box(1))))))
+    });
+    group.finish();
+}
+
 fn retry_after_two_failures_sync(c: &mut Criterion) {
     let attempts = Cell::new(0);
     let mut group = c.benchmark_group("retry_after_two_failures_sync");
@@ -283,6 +321,6 @@ criterion_group! {
     name = benches;
     config = resilience_bench::criterion();
     targets = retry_first_success_sync, retry_first_success_async,
-        retry_after_two_failures_sync, retry_after_two_failures_async
+        retry_budget_first_success, retry_after_two_failures_sync, retry_after_two_failures_async
 }
 criterion_main!(benches);

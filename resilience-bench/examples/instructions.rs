@@ -16,7 +16,8 @@
 //! rejection), `bulkhead` (a free slot), `allowed` (a rate limiter's token),
 //! `ready` and `pending` (a time limiter whose body is ready at once, or
 //! pending once), `retry` and
-//! `retry_async` (a retry's first attempt succeeding), `hedge` and
+//! `retry_async` (a retry's first attempt succeeding), `retry_budget` (the
+//! same with a retry budget, which every call deposits into), `hedge` and
 //! `hedge_p95` (a hedge whose primary is ready at once, with a fixed delay,
 //! and with a percentile delay, which times the call).
 //!
@@ -91,6 +92,11 @@ async fn first_try_async(v: u64) -> Result<u64, E> {
     Ok(std::hint::black_box(v))
 }
 
+#[retry(name = "cg-retry-budget", budget = "cg-budget")]
+fn first_try_budgeted(v: u64) -> Result<u64, E> {
+    Ok(std::hint::black_box(v))
+}
+
 #[hedge(name = "cg-hedge", delay = "50ms")]
 async fn hedged(v: u64) -> Result<u64, E> {
     Ok(std::hint::black_box(v))
@@ -110,7 +116,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let case = args
         .next()
-        .expect("a case: closed, open, bulkhead, allowed, ready, pending, retry, retry_async, hedge or hedge_p95");
+        .expect("a case: closed, open, bulkhead, allowed, ready, pending, retry, retry_async, retry_budget, hedge or hedge_p95");
     let n: u64 = args
         .next()
         .and_then(|n| n.parse().ok())
@@ -147,6 +153,9 @@ fn main() {
             }
             "retry" => {
                 std::hint::black_box(first_try(i)).unwrap();
+            }
+            "retry_budget" => {
+                std::hint::black_box(first_try_budgeted(i)).unwrap();
             }
             "retry_async" => {
                 let mut f = std::pin::pin!(first_try_async(i));

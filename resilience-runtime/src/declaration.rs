@@ -7,6 +7,7 @@ use crate::hedge::HedgeConfig;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::registry::CallSite;
 use crate::retry::RetryConfig;
+use crate::retry_budget::RetryBudgetConfig;
 use crate::time_limiter::TimeLimiterConfig;
 
 /// One call site's use of a named policy. The attribute expansions put one in
@@ -35,6 +36,7 @@ pub enum InlineConfig {
     Bulkhead(fn() -> BulkheadConfig),
     TimeLimiter(fn() -> TimeLimiterConfig),
     Hedge(fn() -> HedgeConfig),
+    RetryBudget(fn() -> RetryBudgetConfig),
 }
 
 /// Every named policy of the binary, one entry per call site.

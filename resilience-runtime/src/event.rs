@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::config::{ApplyReport, ConfigErrors, PolicyKind};
 use crate::registry::Conflict;
+use crate::retry::StopReason;
 use crate::telemetry::{HealthReason, HealthStatus};
 use crate::{CircuitState, Error, FallbackSource};
 
@@ -51,6 +52,19 @@ pub enum Event<'a> {
         name: &'a str,
         /// How many attempts were made.
         attempts: u32,
+    },
+    /// A call under a retry failed and was not retried although attempts
+    /// remained: a retry-after hint too long, `max_duration` reached, or its
+    /// retry budget spent. The last error is returned.
+    RetryStopped {
+        /// The retry's name.
+        name: &'a str,
+        /// How many attempts were made.
+        attempts: u32,
+        /// Why the retries ended.
+        reason: StopReason,
+        /// The retry budget the retry draws on, if it names one.
+        budget: Option<&'a str>,
     },
     /// A bulkhead gave a call a slot.
     BulkheadPermitted {
@@ -256,7 +270,7 @@ pub(crate) fn unsubscribe(id: ListenerId) -> bool {
 /// DEBUG, would reach a registry listener or, with the `tracing` feature, a
 /// subscriber.
 #[inline]
-fn routine_wanted() -> bool {
+pub(crate) fn routine_wanted() -> bool {
     #[cfg(feature = "tracing")]
     if tracing::level_enabled!(tracing::Level::DEBUG) {
         return true;

@@ -76,6 +76,7 @@ mod own_line;
 pub mod rate_limiter;
 mod registry;
 pub mod retry;
+pub mod retry_budget;
 mod rng;
 mod stats;
 mod sync;
@@ -100,18 +101,23 @@ pub use name::Name;
 pub use rate_limiter::RateLimiter;
 pub use registry::{registry, CallSite, Conflict, InstanceInfo, Instances, Registry, Setting};
 pub use retry::Retry;
+pub use retry_budget::RetryBudget;
 pub use time_limiter::TimeLimiter;
 
-/// Retries a failing call with exponential backoff, a cap and jitter.
+/// Retries a failing call with exponential or linear backoff, a cap and jitter.
 ///
 /// | argument | default | meaning |
 /// |---|---|---|
 /// | `max_attempts` | 3 | attempts in all, the first call included; at least 1 |
 /// | `delay` | 0 | the wait before the first retry |
-/// | `backoff` | 1.0 | the factor the wait grows by with each retry |
-/// | `max_delay` | none | the longest wait |
+/// | `backoff` | 1.0 | the factor the wait grows by with each retry, or `"linear"` (`delay * (n + 1)` before retry `n`) |
+/// | `max_delay` | none | the longest wait; a `retry_after` hint longer than this ends the retries |
 /// | `jitter` | 0.0 | a fraction in `[0, 1]` applied as `+-jitter * wait`, or `"full"`, `"equal"`, `"decorrelated"` |
 /// | `on` | every error | a `fn(&E) -> bool` choosing the errors to retry |
+/// | `retry_after` | none | a `fn(&E) -> Option<Duration>`: the next wait is at least the error's hint; `Duration::MAX` means never. Per call site, not in files |
+/// | `max_duration` | none | a budget for the whole call; a retry whose wait would end past it is not started |
+/// | `adaptive` | false | with `name`: waits scaled by the success rate of the last 100 calls (0.7 above 90%, 1.0 above 70%, 1.5 above 50%, else 2.0) |
+/// | `budget` | none | the name of a shared [`RetryBudget`]; when it is spent, the retry stops |
 /// | `name` | none: the function's own instance | a named retry is shared, listed by the registry and configurable from a file |
 pub use resilience_macros::retry;
 

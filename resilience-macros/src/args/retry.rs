@@ -3,12 +3,18 @@ use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::{Expr, Lit, LitStr};
 
-use super::{callable, duration, literal, name, number, whole_number, Arg, CratePath, Value};
+use super::{
+    callable, duration, literal, literal_nanos, name, number, whole_number, Arg, CratePath, Value,
+};
 use crate::errors::Errors;
 
 pub(crate) struct RetryArgs {
     pub(crate) name: Option<LitStr>,
     pub(crate) on: Option<Expr>,
+    /// `retry_after`: a `fn(&E) -> Option<Duration>`, per call site.
+    pub(crate) retry_after: Option<Expr>,
+    /// The retry budget `budget` names, which the call site declares.
+    pub(crate) budget: Option<LitStr>,
     pub(crate) settings: Vec<(&'static str, Value)>,
 }
 
@@ -19,6 +25,10 @@ const KNOWN: &[&str] = &[
     "max_delay",
     "jitter",
     "on",
+    "retry_after",
+    "max_duration",
+    "adaptive",
+    "budget",
     "name",
 ];
 const JITTERS: &str = "`\"full\"`, `\"equal\"` or `\"decorrelated\"`";
@@ -28,8 +38,11 @@ impl RetryArgs {
         let mut args = RetryArgs {
             name: None,
             on: None,
+            retry_after: None,
+            budget: None,
             settings: Vec::new(),
         };
+        let mut adaptive = None;
         super::parse(
             tokens,
             "retry",
@@ -58,8 +71,7 @@ impl RetryArgs {
                 }
                 "backoff" => {
                     if let Some(value) = errors.take(backoff(&arg)) {
-                        args.settings
-                            .push(("backoff", quote_spanned!(arg.value.span()=> #value).into()));
+                        args.settings.push(("backoff", value));
                     }
                 }
                 "jitter" => {
@@ -68,9 +80,39 @@ impl RetryArgs {
                     }
                 }
                 "on" => args.on = errors.take(callable(&arg, "MyError::is_transient")),
+                "retry_after" => {
+                    args.retry_after = errors.take(callable(&arg, "MyError::retry_after"))
+                }
+                "max_duration" => {
+                    if let Some(value) = errors.take(max_duration(&arg)) {
+                        args.settings.push(("max_duration", value));
+                    }
+                }
+                "adaptive" => {
+                    if let Some(on) = errors.take(switch(&arg)) {
+                        args.settings
+                            .push(("adaptive", quote_spanned!(arg.value.span()=> #on).into()));
+                        if on {
+                            adaptive = Some(arg.name.span());
+                        }
+                    }
+                }
+                "budget" => {
+                    if let Some(budget) = errors.take(budget(&arg)) {
+                        args.settings
+                            .push(("budget", quote_spanned!(budget.span()=> #budget).into()));
+                        args.budget = Some(budget);
+                    }
+                }
                 _ => args.name = errors.take(name(&arg)),
             },
         );
+        if let (Some(at), None) = (adaptive, &args.name) {
+            errors.at(
+                at,
+                "`adaptive` needs a named retry: it scales each wait by the success rate of the calls that share the retry; add `name = \"...\"`, or remove `adaptive`",
+            );
+        }
         args
     }
 }
@@ -88,15 +130,64 @@ fn max_attempts(arg: &Arg) -> syn::Result<u64> {
     })
 }
 
-fn backoff(arg: &Arg) -> syn::Result<f64> {
-    let factor = number(arg, "2.0")?;
+fn backoff(arg: &Arg) -> syn::Result<Value> {
+    let span = arg.value.span();
+    if let Some((false, Lit::Str(kind))) = literal(&arg.value) {
+        return match kind.value().as_str() {
+            "linear" => Ok(Value::InCrate(
+                quote_spanned!(span=> retry::Backoff::Linear),
+            )),
+            other => Err(arg.error(format!(
+                "unknown backoff `\"{other}\"`; expected a positive factor such as `2.0` (exponential) or `\"linear\"`"
+            ))),
+        };
+    }
+    let factor = number(arg, "2.0").map_err(|_| {
+        arg.error(
+            "expected a number for `backoff`, e.g. `backoff = 2.0`, or `backoff = \"linear\"`",
+        )
+    })?;
     if factor > 0.0 && factor.is_finite() {
-        Ok(factor)
+        Ok(quote_spanned!(span=> #factor).into())
     } else {
         Err(arg.error(format!(
             "`backoff` must be a positive factor, got {}; `1.0` keeps the delay constant",
             arg.written()
         )))
+    }
+}
+
+fn max_duration(arg: &Arg) -> syn::Result<Value> {
+    let value = duration(arg)?;
+    if literal_nanos(arg) == Some(0) {
+        return Err(arg.error(
+            "`max_duration` must be longer than zero: it is the time the whole call may take, retries included; e.g. `max_duration = \"30s\"`",
+        ));
+    }
+    Ok(value)
+}
+
+fn switch(arg: &Arg) -> syn::Result<bool> {
+    match literal(&arg.value) {
+        Some((false, Lit::Bool(on))) => Ok(on.value),
+        _ => Err(arg.error(format!(
+            "expected `true` or `false` for `{}`, e.g. `{} = true`",
+            arg.key(),
+            arg.key()
+        ))),
+    }
+}
+
+fn budget(arg: &Arg) -> syn::Result<LitStr> {
+    match literal(&arg.value) {
+        Some((false, Lit::Str(name))) if !name.value().trim().is_empty() => Ok(name.clone()),
+        Some((false, Lit::Str(name))) => Err(syn::Error::new(
+            name.span(),
+            "`budget` must not be empty; name the shared retry budget, e.g. `budget = \"api\"`, or remove `budget`",
+        )),
+        _ => Err(arg.error(
+            "expected a string literal for `budget`: the name of a shared retry budget, e.g. `budget = \"api\"`",
+        )),
     }
 }
 

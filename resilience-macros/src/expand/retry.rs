@@ -1,6 +1,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::LitStr;
 
 use super::handle::instance;
 use super::{site, Function};
@@ -8,7 +9,7 @@ use crate::args::RetryArgs;
 
 /// A loop around the layers below: an attempt's outcome is retried when it is
 /// an error `on` accepts (every error without `on`), after the backoff wait,
-/// which honours a rate limiter's `retry_after`.
+/// which honours the error's `retry_after` and a rate limiter's.
 pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStream) -> TokenStream {
     let p = f.private();
     let result = f.result;
@@ -33,11 +34,30 @@ pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStrea
             (#on)(&#p::user_error::<#result>(::core::clone::Clone::clone(rejection)))
         ),
     };
-    let at_least = if f.can_reject {
+    let rejection_hint = if f.can_reject {
         quote_spanned!(at=> #p::retry_after(&outcome))
     } else {
         quote_spanned!(at=> ::core::option::Option::None)
     };
+    let hint = match &args.retry_after {
+        Some(retry_after) => {
+            let call = quote_spanned!(site(retry_after.span())=> (#retry_after)(error));
+            quote_spanned!(at=> match &outcome {
+                #p::Outcome::Err(error) => #call,
+                _ => #rejection_hint,
+            })
+        }
+        None => rejection_hint,
+    };
+    let start = if f.is_async {
+        quote_spanned!(at=> retry.attempts_async())
+    } else {
+        quote_spanned!(at=> retry.attempts())
+    };
+    let budget = args
+        .budget
+        .as_ref()
+        .map(|budget| declare_budget(budget, f, span));
     let sleep = if f.is_async {
         quote_spanned!(at=> #p::sleep(wait).await)
     } else {
@@ -46,8 +66,9 @@ pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStrea
     // The failed outcome goes out of scope before the wait, so the future
     // holds no error across the sleep.
     quote_spanned!(at=> {
+        #budget
         let retry: &#krate::Retry = #retry;
-        let mut attempts = retry.attempts();
+        let mut attempts = #start;
         loop {
             let wait = {
                 let outcome = #inner;
@@ -60,7 +81,7 @@ pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStrea
                     attempts.finished(::core::matches!(outcome, #p::Outcome::Ok(_)));
                     break outcome;
                 }
-                match attempts.next_wait(#at_least) {
+                match attempts.next_wait(#hint) {
                     ::core::option::Option::Some(wait) => wait,
                     ::core::option::Option::None => break outcome,
                 }
@@ -71,4 +92,29 @@ pub(crate) fn wrap(args: &RetryArgs, f: &Function, span: Span, inner: TokenStrea
             }
         }
     })
+}
+
+/// Declares the retry budget `budget` names, so that the registry lists it
+/// (with this call site) and a file's `[retry_budget.<name>]` configures it
+/// before any call.
+fn declare_budget(budget: &LitStr, f: &Function, span: Span) -> TokenStream {
+    let p = f.private();
+    let krate = &f.krate;
+    let function = f.name();
+    let at = site(span);
+    quote_spanned!(at=>
+        #[#p::linkme::distributed_slice(#p::DECLARATIONS)]
+        #[linkme(crate = #p::linkme)]
+        static BUDGET: #p::Declaration = #p::Declaration {
+            name: #budget,
+            site: #p::CallSite {
+                function: #function,
+                file: ::core::file!(),
+                line: ::core::line!(),
+                column: ::core::column!(),
+            },
+            keys: &[],
+            config: #p::InlineConfig::RetryBudget(#krate::retry_budget::RetryBudgetConfig::default),
+        };
+    )
 }

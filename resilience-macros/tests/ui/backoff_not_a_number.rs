@@ -1,6 +1,6 @@
 use resilience_runtime::retry;
 
-#[retry(delay = "100ms", backoff = "2x")]
+#[retry(delay = "100ms", backoff = true)]
 fn fetch() -> Result<u32, std::io::Error> {
     Ok(1)
 }

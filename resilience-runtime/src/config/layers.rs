@@ -141,6 +141,9 @@ impl Layers {
                     check_table::<crate::time_limiter::TimeLimiterConfig>(table, &mut problems)
                 }
                 PolicyKind::Hedge => check_table::<crate::hedge::HedgeConfig>(table, &mut problems),
+                PolicyKind::RetryBudget => {
+                    check_table::<crate::retry_budget::RetryBudgetConfig>(table, &mut problems)
+                }
             };
             layers.tables.insert((kind, table.name.clone()), checked);
         }

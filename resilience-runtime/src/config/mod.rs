@@ -32,6 +32,13 @@
 //! delay = "200ms"
 //! backoff = 2.0
 //! jitter = "full"                    # or a fraction such as 0.2
+//! max_duration = "10s"               # the whole call, retries included
+//! budget = "api"                     # a [retry_budget.api] shared by many retries
+//!
+//! [retry_budget.api]
+//! ttl = "10s"
+//! retry_ratio = 0.2
+//! min_retries_per_second = 10
 //!
 //! [time_limiter.ec2_run_instances]
 //! timeout = "3m"
@@ -43,7 +50,7 @@
 //! ```
 //!
 //! Kinds: `retry`, `circuit_breaker`, `rate_limiter`, `bulkhead`,
-//! `time_limiter`. `default` is reserved: the kind's `default` table applies
+//! `time_limiter`, `retry_budget`. `default` is reserved: the kind's `default` table applies
 //! to every instance of that kind.
 //!
 //! `[health]` is not a kind: its keys, those of

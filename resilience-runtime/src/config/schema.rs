@@ -13,6 +13,7 @@ use crate::declaration::InlineConfig;
 use crate::hedge::HedgeConfig;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::RetryConfig;
+use crate::retry_budget::RetryBudgetConfig;
 use crate::time_limiter::TimeLimiterConfig;
 
 /// A kind of policy, spelled in a configuration file as its attribute is
@@ -32,17 +33,20 @@ pub enum PolicyKind {
     TimeLimiter,
     /// `hedge`
     Hedge,
+    /// `retry_budget`
+    RetryBudget,
 }
 
 impl PolicyKind {
     /// Every kind, in the order of a configuration file's documentation.
-    pub const ALL: [PolicyKind; 6] = [
+    pub const ALL: [PolicyKind; 7] = [
         PolicyKind::Retry,
         PolicyKind::CircuitBreaker,
         PolicyKind::RateLimiter,
         PolicyKind::Bulkhead,
         PolicyKind::TimeLimiter,
         PolicyKind::Hedge,
+        PolicyKind::RetryBudget,
     ];
 
     /// The kind as a file and its attribute spell it: `circuit_breaker`.
@@ -54,6 +58,7 @@ impl PolicyKind {
             PolicyKind::Bulkhead => "bulkhead",
             PolicyKind::TimeLimiter => "time_limiter",
             PolicyKind::Hedge => "hedge",
+            PolicyKind::RetryBudget => "retry_budget",
         }
     }
 
@@ -76,6 +81,7 @@ impl PolicyKind {
             PolicyKind::Bulkhead => names::<BulkheadConfig>(),
             PolicyKind::TimeLimiter => names::<TimeLimiterConfig>(),
             PolicyKind::Hedge => names::<HedgeConfig>(),
+            PolicyKind::RetryBudget => names::<RetryBudgetConfig>(),
         }
     }
 }
@@ -150,9 +156,12 @@ const NONZERO: Type = Type::Duration { nonzero: true };
 keys!(RetryConfig, Retry,
     max_attempts: count(1, U32), "3";
     delay: DURATION, "\"200ms\"";
-    backoff: Type::Number(Range::Positive), "2.0";
+    backoff: Type::Backoff, "2.0";
     max_delay: DURATION, "\"10s\"";
     jitter: Type::Jitter, "0.2";
+    max_duration: NONZERO, "\"30s\"";
+    adaptive: Type::Bool, "true";
+    budget: Type::Name, "\"api\"";
 );
 
 keys!(CircuitBreakerConfig, CircuitBreaker,
@@ -189,4 +198,10 @@ keys!(HedgeConfig, Hedge,
     delay: Type::HedgeDelay, "\"50ms\"";
     max_hedged_attempts: count(1, crate::hedge::MAX_HEDGED_ATTEMPTS as u64), "1";
     delay_floor: DURATION, "\"10ms\"";
+);
+
+keys!(RetryBudgetConfig, RetryBudget,
+    ttl: Type::Duration { nonzero: true }, "\"10s\"";
+    retry_ratio: Type::Number(Range::Ratio), "0.2";
+    min_retries_per_second: count(0, 100_000), "10";
 );

@@ -7,12 +7,13 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use crate::hedge::HedgeDelay;
-use crate::retry::Jitter;
+use crate::retry::{Backoff, Jitter};
 
 /// A setting's value, as [`Registry::instances`](crate::Registry::instances)
 /// and [`ApplyReport`](super::ApplyReport) show it. Displayed in the
 /// configuration file's grammar: `20`, `0.5`, `"250ms"`, `"full"`, `"p95"`,
-/// or `none` for an optional setting that is not set.
+/// `"linear"`, `true`, `"api"`, or `none` for an optional setting that is not
+/// set.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
@@ -26,6 +27,12 @@ pub enum Value {
     Jitter(Jitter),
     /// A percentile of recent latencies, in `(0, 100)`: a hedge's `delay`.
     Percentile(f64),
+    /// A retry's backoff.
+    Backoff(Backoff),
+    /// A switch.
+    Bool(bool),
+    /// The name of another instance, as a retry's `budget`.
+    Text(&'static str),
     /// An optional setting that is not set.
     Unset,
 }
@@ -42,19 +49,28 @@ impl fmt::Display for Value {
             Value::Jitter(Jitter::Equal) => f.write_str("\"equal\""),
             Value::Jitter(Jitter::Decorrelated) => f.write_str("\"decorrelated\""),
             Value::Percentile(p) => write!(f, "\"p{p}\""),
+            Value::Backoff(Backoff::Exponential(x)) => write!(f, "{x:?}"),
+            Value::Backoff(Backoff::Linear) => f.write_str("\"linear\""),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Text(text) => write!(f, "{text:?}"),
             Value::Unset => f.write_str("none"),
         }
     }
 }
 
 /// As in a configuration file, strings unquoted: a number, a duration in the
-/// attributes' grammar (`"250ms"`), a jitter's name (`"full"`), or `null`
-/// for [`Value::Unset`].
+/// attributes' grammar (`"250ms"`), a jitter's or a backoff's name (`"full"`,
+/// `"linear"`), a boolean, a name, or `null` for [`Value::Unset`].
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Value::Count(n) => serializer.serialize_u64(*n),
-            Value::Number(x) | Value::Jitter(Jitter::Fraction(x)) => serializer.serialize_f64(*x),
+            Value::Number(x)
+            | Value::Jitter(Jitter::Fraction(x))
+            | Value::Backoff(Backoff::Exponential(x)) => serializer.serialize_f64(*x),
+            Value::Backoff(Backoff::Linear) => serializer.serialize_str("linear"),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Text(text) => serializer.serialize_str(text),
             Value::Duration(d) => {
                 serializer.serialize_str(&resilience_grammar::duration::format(*d))
             }
@@ -117,6 +133,12 @@ pub(crate) enum Type {
     Jitter,
     /// A duration, or a percentile of recent latencies written `"p95"`.
     HedgeDelay,
+    /// A positive factor, or `"linear"`.
+    Backoff,
+    /// `true` or `false`.
+    Bool,
+    /// A non-empty string naming another instance.
+    Name,
 }
 
 /// The ranges numbers are checked against, with the attributes' wording.
@@ -132,6 +154,8 @@ pub(crate) enum Range {
     Factor,
     /// In `[0, 1]`: a share that may be zero, as a health alert's threshold.
     Share,
+    /// In `[0, 1000]`: retries per call, as a retry budget's ratio.
+    Ratio,
 }
 
 impl Range {
@@ -148,6 +172,7 @@ impl Range {
                 "must be a factor of at least 1.0",
             ),
             Range::Share => ((0.0..=1.0).contains(&x), "must be in [0, 1]"),
+            Range::Ratio => ((0.0..=1000.0).contains(&x), "must be in [0, 1000]"),
         };
         if ok {
             Ok(x)
@@ -227,6 +252,34 @@ impl Type {
                 percentile(text).map(Value::Percentile)
             }
             (Type::HedgeDelay, raw) => Type::Duration { nonzero: false }.read(raw, key, example),
+            (Type::Backoff, Raw::Integer(_) | Raw::Float(_)) => {
+                let x = raw.number().unwrap_or_default();
+                Range::Positive
+                    .check(x)
+                    .map(|x| Value::Backoff(Backoff::Exponential(x)))
+                    .map_err(|reason| {
+                        format!("{reason}; `1.0` keeps the delay constant, `2.0` doubles it")
+                    })
+            }
+            (Type::Backoff, Raw::Text(text)) if text == "linear" => {
+                Ok(Value::Backoff(Backoff::Linear))
+            }
+            (Type::Backoff, other) => Err(format!(
+                "expected a positive factor or `\"linear\"`, found {}; e.g. `{key} = 2.0` or `{key} = \"linear\"`",
+                other.describe()
+            )),
+            (Type::Bool, Raw::Bool(b)) => Ok(Value::Bool(*b)),
+            (Type::Bool, other) => Err(format!(
+                "expected `true` or `false`, found {}; e.g. `{key} = {example}`",
+                other.describe()
+            )),
+            (Type::Name, Raw::Text(text)) if !text.trim().is_empty() => {
+                Ok(Value::Text(intern(text)))
+            }
+            (Type::Name, other) => Err(format!(
+                "expected the name of an instance, found {}; e.g. `{key} = {example}`",
+                other.describe()
+            )),
             (Type::Jitter, other) => Err(format!(
                 "expected a fraction in [0, 1] or one of `\"full\"`, `\"equal\"` or `\"decorrelated\"`, found {}",
                 other.describe()
@@ -314,6 +367,59 @@ impl Field for Jitter {
             other => unreachable!("a jitter field was given {other:?}"),
         }
     }
+}
+
+impl Field for Backoff {
+    fn to_value(&self) -> Value {
+        Value::Backoff(*self)
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Backoff(backoff) => backoff,
+            other => unreachable!("a backoff field was given {other:?}"),
+        }
+    }
+}
+
+impl Field for bool {
+    fn to_value(&self) -> Value {
+        Value::Bool(*self)
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Bool(b) => b,
+            other => unreachable!("a switch was given {other:?}"),
+        }
+    }
+}
+
+impl Field for String {
+    fn to_value(&self) -> Value {
+        Value::Text(intern(self))
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Text(text) => text.to_owned(),
+            other => unreachable!("a name field was given {other:?}"),
+        }
+    }
+}
+
+/// `text` as a `&'static str`, so that [`Value`] stays `Copy`: each distinct
+/// name is kept once for the life of the process. Names are the few a
+/// configuration gives (retry budgets'), so the set stays small.
+fn intern(text: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, PoisonError};
+    static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    let names = names.get_or_insert_with(HashSet::new);
+    if let Some(name) = names.get(text) {
+        return name;
+    }
+    let name: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    names.insert(name);
+    name
 }
 
 impl<T: Field> Field for Option<T> {

@@ -31,6 +31,7 @@ use crate::fallback::FallbackMetrics;
 use crate::hedge::{Hedge, HedgeConfig};
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
+use crate::retry_budget::{RetryBudget, RetryBudgetConfig};
 use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
 use crate::{Bulkhead, CircuitBreaker, RateLimiter};
 
@@ -149,6 +150,15 @@ impl Registry {
         find_hedge,
         configure_hedge,
         "hedge"
+    );
+    kind!(
+        RetryBudget,
+        RetryBudgetConfig,
+        retry_budgets,
+        retry_budget,
+        find_retry_budget,
+        configure_retry_budget,
+        "retry budget"
     );
 
     /// Calls `listener` with every [`Event`](crate::Event) any policy reports

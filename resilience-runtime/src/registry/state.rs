@@ -15,6 +15,7 @@ use crate::declaration::Declaration;
 use crate::hedge::{Hedge, HedgeConfig};
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
+use crate::retry_budget::{RetryBudget, RetryBudgetConfig};
 use crate::time_limiter::{TimeLimiter, TimeLimiterConfig};
 use crate::{Bulkhead, CircuitBreaker, Name, RateLimiter};
 
@@ -59,6 +60,7 @@ policy!(RateLimiter, RateLimiterConfig, rate_limiters);
 policy!(Bulkhead, BulkheadConfig, bulkheads);
 policy!(TimeLimiter, TimeLimiterConfig, time_limiters);
 policy!(Hedge, HedgeConfig, hedges);
+policy!(RetryBudget, RetryBudgetConfig, retry_budgets);
 
 /// Calls `$visit!(Policy)` for each kind, in the order instances are listed.
 macro_rules! each_kind {
@@ -69,6 +71,7 @@ macro_rules! each_kind {
         $visit!($crate::Bulkhead);
         $visit!($crate::time_limiter::TimeLimiter);
         $visit!($crate::hedge::Hedge);
+        $visit!($crate::retry_budget::RetryBudget);
     };
 }
 pub(crate) use each_kind;
@@ -85,6 +88,7 @@ pub struct State {
     bulkheads: Kind<Bulkhead>,
     time_limiters: Kind<TimeLimiter>,
     hedges: Kind<Hedge>,
+    retry_budgets: Kind<RetryBudget>,
 }
 
 /// The registry's part for one kind of policy.
@@ -152,6 +156,7 @@ impl State {
             PolicyKind::Bulkhead => self.bulkheads.names(),
             PolicyKind::TimeLimiter => self.time_limiters.names(),
             PolicyKind::Hedge => self.hedges.names(),
+            PolicyKind::RetryBudget => self.retry_budgets.names(),
         }
     }
 }

@@ -1,11 +1,13 @@
 use std::time::Duration;
 
-use super::{Jitter, RetryConfig};
+use super::{Backoff, Jitter, RetryConfig};
 
 /// The wait before retry `n` (0-indexed), given the previous wait (used by
-/// decorrelated jitter) and a uniform draw `u` from `[0, 1)`.
+/// decorrelated jitter) and a uniform draw `u` from `[0, 1)`. The base wait
+/// `b` is `delay * factor^n` for an exponential backoff, `delay * (n + 1)`
+/// for a linear one.
 ///
-/// - no jitter: `delay * backoff^n`, capped at `max_delay`;
+/// - no jitter: `b`, capped at `max_delay`;
 /// - a fraction `j`: that wait `+- j * wait`, then capped;
 /// - `Full`: `U(0, w)` with `w = min(max_delay, delay * backoff^n)`;
 /// - `Equal`: `w/2 + U(0, w/2)` with the same `w`;
@@ -14,11 +16,14 @@ use super::{Jitter, RetryConfig};
 pub(crate) fn wait(config: &RetryConfig, n: u32, previous: Duration, u: f64) -> Duration {
     let cap = config.max_delay.map_or(f64::INFINITY, |d| d.as_secs_f64());
     let delay = config.delay.as_secs_f64();
-    let exponential = delay * config.backoff.powi(i32::try_from(n).unwrap_or(i32::MAX));
-    let capped = exponential.min(cap);
+    let base = match config.backoff {
+        Backoff::Exponential(factor) => factor.powi(i32::try_from(n).unwrap_or(i32::MAX)) * delay,
+        Backoff::Linear => (f64::from(n) + 1.0) * delay,
+    };
+    let capped = base.min(cap);
     let seconds = match config.jitter {
         Jitter::None => capped,
-        Jitter::Fraction(j) => exponential * (1.0 + j * (2.0 * u - 1.0)),
+        Jitter::Fraction(j) => base * (1.0 + j * (2.0 * u - 1.0)),
         Jitter::Full => capped * u,
         Jitter::Equal => capped / 2.0 + capped / 2.0 * u,
         Jitter::Decorrelated => {
@@ -91,6 +96,18 @@ mod tests {
         assert_eq!(wait(&c, 0, ms(100), 0.5), ms(200));
         assert_eq!(wait(&c, 4, ms(200), 0.5), ms(350));
         assert_eq!(wait(&c, 4, ms(900), 0.9), ms(1000));
+    }
+
+    #[test]
+    fn linear_growth_adds_the_delay_each_time_then_caps() {
+        let c = config(Jitter::None).backoff(Backoff::Linear);
+        let waits: Vec<_> = (0..12).map(|n| wait(&c, n, ms(0), 0.5)).collect();
+        assert_eq!(
+            waits,
+            [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1000, 1000].map(ms)
+        );
+        let jittered = config(Jitter::Full).backoff(Backoff::Linear);
+        assert_eq!(wait(&jittered, 2, ms(0), 0.5), ms(150));
     }
 
     #[test]

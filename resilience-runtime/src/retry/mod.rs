@@ -1,119 +1,29 @@
-//! Retry with exponential backoff, a cap and jitter.
+//! Retry with exponential or linear backoff, a cap and jitter; retry-after
+//! hints, a time budget for the whole call, adaptive waits and a shared
+//! [retry budget](crate::retry_budget).
 
+mod adaptive;
+mod attempts;
 mod backoff;
+mod config;
 
+use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use crate::config::{check, ConfigError};
+pub use attempts::Attempts;
+pub use config::{Backoff, Jitter, RetryConfig};
+
+use crate::clock::Epoch;
+use crate::config::ConfigError;
 use crate::event::{emit, Event, Listeners};
 use crate::live::Live;
+use crate::retry_budget::RetryBudget;
 use crate::stats::{Counter, PerThreadCounter};
 use crate::{ListenerId, Name};
-
-/// How a retry's wait is randomised.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Jitter {
-    /// The wait is exactly `delay * backoff^n`, capped at `max_delay`.
-    None,
-    /// The wait moves by up to this fraction of itself either way (`+-j * wait`), then is capped.
-    Fraction(f64),
-    /// AWS "full jitter": `U(0, w)`.
-    Full,
-    /// AWS "equal jitter": `w/2 + U(0, w/2)`.
-    Equal,
-    /// AWS "decorrelated jitter": `min(max_delay, U(delay, 3 * previous wait))`.
-    Decorrelated,
-}
-
-/// A retry's settings; the attribute's arguments, with the same defaults.
-///
-/// ```
-/// use resilience_runtime::retry::{Jitter, RetryConfig};
-/// use std::time::Duration;
-///
-/// let config = RetryConfig::default()
-///     .max_attempts(5)
-///     .delay(Duration::from_millis(200))
-///     .backoff(2.0)
-///     .max_delay(Duration::from_secs(5))
-///     .jitter(Jitter::Full);
-/// assert!(config.validate().is_ok());
-/// ```
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryConfig {
-    /// Attempts in all, the first call included (at least 1). Default 3.
-    pub max_attempts: u32,
-    /// The wait before the first retry. Default zero.
-    pub delay: Duration,
-    /// The factor the wait grows by with each retry. Default 1.0.
-    pub backoff: f64,
-    /// The longest wait. Default none.
-    pub max_delay: Option<Duration>,
-    /// How the wait is randomised. Default none.
-    pub jitter: Jitter,
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        RetryConfig {
-            max_attempts: 3,
-            delay: Duration::ZERO,
-            backoff: 1.0,
-            max_delay: None,
-            jitter: Jitter::None,
-        }
-    }
-}
-
-impl RetryConfig {
-    /// Sets [`max_attempts`](Self::max_attempts).
-    pub fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n;
-        self
-    }
-    /// Sets [`delay`](Self::delay).
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-    /// Sets [`backoff`](Self::backoff).
-    pub fn backoff(mut self, factor: f64) -> Self {
-        self.backoff = factor;
-        self
-    }
-    /// Sets [`max_delay`](Self::max_delay).
-    pub fn max_delay(mut self, max: Duration) -> Self {
-        self.max_delay = Some(max);
-        self
-    }
-    /// Sets [`jitter`](Self::jitter).
-    pub fn jitter(mut self, jitter: Jitter) -> Self {
-        self.jitter = jitter;
-        self
-    }
-
-    /// Checks every setting, naming the first one at fault.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        check(self.max_attempts >= 1, "max_attempts", || {
-            "must be at least 1 (it counts the first call)".into()
-        })?;
-        check(
-            self.backoff.is_finite() && self.backoff > 0.0,
-            "backoff",
-            || format!("must be a positive number, got {}", self.backoff),
-        )?;
-        if let Jitter::Fraction(j) = self.jitter {
-            check((0.0..=1.0).contains(&j), "jitter", || {
-                format!("a fraction must be in [0, 1], got {j}")
-            })?;
-        }
-        Ok(())
-    }
-}
+use adaptive::History;
 
 /// A retry policy with its counters; shared by every function naming it.
 ///
@@ -132,7 +42,16 @@ impl RetryConfig {
 #[derive(Debug)]
 pub struct Retry {
     name: Name,
-    config: Live<RetryConfig>,
+    settings: Live<Settings>,
+    /// Whether a call's start or success has more to do than count: a
+    /// listener, or settings that time, remember or budget the calls.
+    hooked: AtomicBool,
+    /// Serialises the updates of `hooked`.
+    hooks: Mutex<()>,
+    /// Made by the first call that `max_duration` times, on that call's
+    /// clock (tokio's when it is paused there).
+    clock: OnceLock<Epoch>,
+    history: History,
     retries: AtomicU64,
     exhausted: AtomicU64,
     succeeded_first: PerThreadCounter,
@@ -140,6 +59,24 @@ pub struct Retry {
     failed_first: Counter,
     failed_later: Counter,
     listeners: Listeners<EventListener>,
+}
+
+/// The settings in force, with the budget they name once a call has looked
+/// it up (the registry cannot be asked while it configures the retry).
+#[derive(Debug)]
+struct Settings {
+    config: RetryConfig,
+    budget: OnceLock<Arc<RetryBudget>>,
+}
+
+impl Settings {
+    fn budget(&self) -> Option<&RetryBudget> {
+        let name = self.config.budget.as_deref()?;
+        Some(
+            self.budget
+                .get_or_init(|| crate::registry().retry_budget(name)),
+        )
+    }
 }
 
 type EventListener = dyn Fn(&RetryEvent) + Send + Sync;
@@ -171,6 +108,58 @@ pub enum RetryEvent {
         /// Attempts made.
         attempts: u32,
     },
+    /// An attempt failed and is not retried although attempts remain, for
+    /// `reason`; its error is returned.
+    Stopped {
+        /// Attempts made.
+        attempts: u32,
+        /// Why the retries ended.
+        reason: StopReason,
+    },
+}
+
+/// Why a retry ended before using up `max_attempts`.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The error's `retry_after` (or a rate limiter's) asked for a wait
+    /// longer than `max_delay`, or for [`Duration::MAX`] (never).
+    RetryAfter {
+        /// The wait asked for.
+        hint: Duration,
+    },
+    /// The wait would end past `max_duration`, counted from the first attempt.
+    MaxDuration {
+        /// Time since the first attempt started.
+        elapsed: Duration,
+        /// The wait that would have followed.
+        wait: Duration,
+    },
+    /// The retry's budget is spent.
+    Budget,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use resilience_grammar::duration::format;
+        match *self {
+            StopReason::RetryAfter { hint } if hint == Duration::MAX => {
+                f.write_str("the error says never to retry")
+            }
+            StopReason::RetryAfter { hint } => write!(
+                f,
+                "the error asks for a wait of {}, longer than max_delay",
+                format(hint)
+            ),
+            StopReason::MaxDuration { elapsed, wait } => write!(
+                f,
+                "a wait of {} after {} would end past max_duration",
+                format(wait),
+                format(elapsed)
+            ),
+            StopReason::Budget => f.write_str("the retry budget is spent"),
+        }
+    }
 }
 
 /// A point-in-time copy of a retry's counters, in Resilience4j's terms.
@@ -193,9 +182,17 @@ impl Retry {
     /// A retry policy named `name` (a label in events).
     pub fn new(name: impl Into<Name>, config: RetryConfig) -> Result<Self, ConfigError> {
         config.validate()?;
+        let hooked = AtomicBool::new(config.tracked());
         Ok(Retry {
             name: name.into(),
-            config: Live::new(config),
+            settings: Live::new(Settings {
+                config,
+                budget: OnceLock::new(),
+            }),
+            hooked,
+            hooks: Mutex::new(()),
+            clock: OnceLock::new(),
+            history: History::default(),
             retries: AtomicU64::new(0),
             exhausted: AtomicU64::new(0),
             succeeded_first: PerThreadCounter::new(),
@@ -214,7 +211,7 @@ impl Retry {
     /// The policy's settings in force now.
     #[inline]
     pub fn config(&self) -> &RetryConfig {
-        self.config.get()
+        &self.settings.get().config
     }
 
     /// Applies new settings from the next call on; a call in progress keeps
@@ -232,9 +229,21 @@ impl Retry {
     /// ```
     pub fn reconfigure(&self, config: RetryConfig) -> Result<(), ConfigError> {
         config.validate()?;
-        self.config
-            .update(|current| (*current != config).then_some(config));
+        self.settings.update(|current| {
+            (current.config != config).then_some(Settings {
+                config,
+                budget: OnceLock::new(),
+            })
+        });
+        self.rehook();
         Ok(())
+    }
+
+    /// Sets `hooked` from the listeners and the settings in force.
+    fn rehook(&self) {
+        let _serial = self.hooks.lock().unwrap_or_else(PoisonError::into_inner);
+        let hooked = self.listeners.any() || self.config().tracked();
+        self.hooked.store(hooked, Ordering::Relaxed);
     }
 
     /// Retries scheduled so far.
@@ -245,6 +254,13 @@ impl Retry {
     /// Calls that failed on their last allowed attempt.
     pub fn exhausted(&self) -> u64 {
         self.exhausted.load(Ordering::Relaxed)
+    }
+
+    /// The share of this retry's last 100 calls that succeeded, which
+    /// [`adaptive`](RetryConfig::adaptive) waits are scaled by; `None` before
+    /// any call has ended. Kept only while `adaptive` is on.
+    pub fn success_rate(&self) -> Option<f64> {
+        self.history.success_rate()
     }
 
     /// The counters, read now. A call counts once it has ended.
@@ -283,19 +299,27 @@ impl Retry {
     /// Calls `listener` with every [`RetryEvent`] of this retry from now on,
     /// until [`remove_listener`](Self::remove_listener).
     pub fn on_event(&self, listener: impl Fn(&RetryEvent) + Send + Sync + 'static) -> ListenerId {
-        self.listeners.add(Arc::new(listener))
+        let id = self.listeners.add(Arc::new(listener));
+        self.rehook();
+        id
     }
 
     /// Stops calling a listener; `false` if it was not registered here.
     pub fn remove_listener(&self, id: ListenerId) -> bool {
-        self.listeners.remove(id)
+        let removed = self.listeners.remove(id);
+        self.rehook();
+        removed
     }
 
     // Out of line, so that a call nobody listens to pays a branch; and a
     // method of the retry, so that the caller's `Attempts` stays in registers.
     #[cold]
     #[inline(never)]
-    fn report_success(&self, attempts: u32) {
+    fn report_success(&self, settings: &Settings, attempts: u32) {
+        self.record_call(settings, true);
+        if attempts == 1 {
+            self.deposit(settings);
+        }
         self.listeners
             .notify(|listener| listener(&RetryEvent::Succeeded { attempts }));
         emit(Event::RetrySucceeded {
@@ -304,22 +328,74 @@ impl Retry {
         });
     }
 
-    /// A fresh count of attempts for one call, to drive a retry loop by hand.
+    /// Adds a call's end to the adaptive history.
+    fn record_call(&self, settings: &Settings, ok: bool) {
+        if settings.config.adaptive {
+            self.history.record(ok);
+        }
+    }
+
+    /// A call deposits into its budget once, when its first attempt ends:
+    /// here for a first attempt that ends the call, in
+    /// [`Attempts::next_wait`] for one that fails.
+    fn deposit(&self, settings: &Settings) {
+        if let Some(budget) = settings.budget() {
+            budget.deposit();
+        }
+    }
+
+    /// A fresh count of attempts for one call, to drive a retry loop by hand;
+    /// [`max_duration`](RetryConfig::max_duration) is measured on the
+    /// policy's clock. See [`Attempts::next_wait`] for an example.
     #[inline]
     pub fn attempts(&self) -> Attempts<'_> {
-        let config = self.config.get();
-        Attempts {
-            retry: self,
-            config,
-            made: 0,
-            previous: config.delay,
-        }
+        Attempts::start(self, false)
+    }
+
+    /// As [`attempts`](Self::attempts), for a loop that waits with
+    /// `tokio::time::sleep`: [`max_duration`](RetryConfig::max_duration) is
+    /// measured on tokio's clock, which a test can pause and advance.
+    #[inline]
+    pub fn attempts_async(&self) -> Attempts<'_> {
+        Attempts::start(self, true)
     }
 
     /// Runs `f` until it succeeds or `max_attempts` are used, sleeping the
     /// thread between attempts; returns the last error.
     #[inline]
-    pub fn call<T, E>(&self, mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    pub fn call<T, E>(&self, f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+        self.call_with_retry_after(f, |_| None)
+    }
+
+    /// As [`call`](Self::call), with the error's own hint of when to try
+    /// again (an HTTP `Retry-After`): the next wait is the larger of the
+    /// hint and the computed wait, and a hint longer than `max_delay` (or
+    /// [`Duration::MAX`]) ends the retries at once with that error.
+    ///
+    /// ```
+    /// use resilience_runtime::retry::{Retry, RetryConfig};
+    /// use std::time::Duration;
+    ///
+    /// let retry = Retry::new(
+    ///     "docs-hint",
+    ///     RetryConfig::default().max_attempts(5).max_delay(Duration::from_secs(1)),
+    /// )
+    /// .unwrap();
+    /// let mut calls = 0;
+    /// // A server that asks to come back in an hour: not worth the wait.
+    /// let result: Result<(), Duration> = retry.call_with_retry_after(
+    ///     || { calls += 1; Err(Duration::from_secs(3600)) },
+    ///     |asked: &Duration| Some(*asked),
+    /// );
+    /// assert!(result.is_err());
+    /// assert_eq!(calls, 1);
+    /// ```
+    #[inline]
+    pub fn call_with_retry_after<T, E>(
+        &self,
+        mut f: impl FnMut() -> Result<T, E>,
+        retry_after: impl Fn(&E) -> Option<Duration>,
+    ) -> Result<T, E> {
         let mut attempts = self.attempts();
         loop {
             match f() {
@@ -327,7 +403,7 @@ impl Retry {
                     attempts.finished(true);
                     return Ok(value);
                 }
-                Err(error) => match attempts.next_wait(None) {
+                Err(error) => match attempts.next_wait(retry_after(&error)) {
                     Some(wait) if wait.is_zero() => {}
                     Some(wait) => std::thread::sleep(wait),
                     None => return Err(error),
@@ -339,12 +415,27 @@ impl Retry {
     /// Runs the future `f` makes until one succeeds or `max_attempts` are
     /// used, waiting with `tokio::time::sleep`; returns the last error.
     #[inline]
-    pub async fn call_async<T, E, F, Fut>(&self, mut f: F) -> Result<T, E>
+    pub async fn call_async<T, E, F, Fut>(&self, f: F) -> Result<T, E>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut attempts = self.attempts();
+        self.call_async_with_retry_after(f, |_| None).await
+    }
+
+    /// As [`call_async`](Self::call_async), with the error's own hint of when
+    /// to try again; see [`call_with_retry_after`](Self::call_with_retry_after).
+    #[inline]
+    pub async fn call_async_with_retry_after<T, E, F, Fut>(
+        &self,
+        mut f: F,
+        retry_after: impl Fn(&E) -> Option<Duration>,
+    ) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut attempts = self.attempts_async();
         loop {
             match f().await {
                 Ok(value) => {
@@ -352,116 +443,12 @@ impl Retry {
                     return Ok(value);
                 }
                 // A zero sleep would still wait for the timer's next tick (1 ms).
-                Err(error) => match attempts.next_wait(None) {
+                Err(error) => match attempts.next_wait(retry_after(&error)) {
                     Some(wait) if wait.is_zero() => {}
                     Some(wait) => tokio::time::sleep(wait).await,
                     None => return Err(error),
                 },
             }
         }
-    }
-}
-
-/// The attempts of one call under a [`Retry`], with the settings in force
-/// when the call started.
-#[derive(Debug)]
-pub struct Attempts<'a> {
-    retry: &'a Retry,
-    config: &'a RetryConfig,
-    made: u32,
-    previous: Duration,
-}
-
-impl Attempts<'_> {
-    /// Records a failed attempt that should be retried. Returns the wait
-    /// before the next attempt, or `None` once `max_attempts` are used up.
-    /// `at_least` raises the wait (to honour a rate limiter's `retry_after`),
-    /// never above `max_delay`.
-    pub fn next_wait(&mut self, at_least: Option<Duration>) -> Option<Duration> {
-        self.made += 1;
-        let (retry, config) = (self.retry, self.config);
-        if self.made >= config.max_attempts {
-            retry.exhausted.fetch_add(1, Ordering::Relaxed);
-            let attempts = self.made;
-            if attempts > 1 {
-                retry.failed_later.add();
-            } else {
-                retry.failed_first.add();
-            }
-            retry
-                .listeners
-                .notify(|listener| listener(&RetryEvent::Exhausted { attempts }));
-            emit(Event::RetriesExhausted {
-                name: &retry.name,
-                attempts,
-            });
-            return None;
-        }
-        // Every formula gives zero for a zero delay: skip the arithmetic and the draw.
-        let drawn = if config.delay.is_zero() {
-            Duration::ZERO
-        } else {
-            backoff::wait(config, self.made - 1, self.previous, crate::rng::unit())
-        };
-        self.previous = drawn;
-        let floored = at_least.map_or(drawn, |floor| drawn.max(floor));
-        let wait = config.max_delay.map_or(floored, |cap| floored.min(cap));
-        retry.retries.fetch_add(1, Ordering::Relaxed);
-        let attempt = self.made;
-        retry.listeners.notify(|listener| {
-            listener(&RetryEvent::Scheduled {
-                attempt,
-                delay: wait,
-            })
-        });
-        emit(Event::RetryScheduled {
-            name: &retry.name,
-            attempt: self.made,
-            delay: wait,
-        });
-        Some(wait)
-    }
-
-    /// Records how the call ended, when it did not end by
-    /// [`next_wait`](Self::next_wait) returning `None`: `ok` for a success,
-    /// or not for an error that is not retried.
-    #[inline]
-    pub fn finished(&self, ok: bool) {
-        let retry = self.retry;
-        let attempts = self.made + 1;
-        if !ok {
-            self.not_retried(attempts);
-            return;
-        }
-        if attempts == 1 {
-            retry.succeeded_first.add();
-        } else {
-            retry.succeeded_later.add();
-        }
-        if retry.listeners.routine_wanted() {
-            retry.report_success(attempts);
-        }
-    }
-
-    #[cold]
-    fn not_retried(&self, attempts: u32) {
-        let retry = self.retry;
-        if attempts == 1 {
-            retry.failed_first.add();
-        } else {
-            retry.failed_later.add();
-        }
-        retry
-            .listeners
-            .notify(|listener| listener(&RetryEvent::NotRetried { attempts }));
-        emit(Event::RetryNotRetried {
-            name: &retry.name,
-            attempts,
-        });
-    }
-
-    /// Attempts made so far.
-    pub fn made(&self) -> u32 {
-        self.made
     }
 }

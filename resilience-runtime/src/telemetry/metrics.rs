@@ -123,6 +123,21 @@ pub fn publish_metrics() {
                 .absolute(count);
         }
     }
+    for budget in registry.retry_budgets() {
+        let name = budget.name().to_owned();
+        let metrics = budget.metrics();
+        counter!("resilience_retry_budget_calls_total", "name" => name.clone())
+            .absolute(metrics.calls);
+        for (kind, count) in [
+            ("permitted", metrics.retries_permitted),
+            ("refused", metrics.retries_refused),
+        ] {
+            counter!("resilience_retry_budget_retries_total", "name" => name.clone(), "kind" => kind)
+                .absolute(count);
+        }
+        gauge!("resilience_retry_budget_available_retries", "name" => name)
+            .set(metrics.available_retries as f64);
+    }
     for hedge in registry.hedges() {
         let name = hedge.name().to_owned();
         let metrics = hedge.metrics();
@@ -255,6 +270,18 @@ fn describe() {
             "Calls under the hedge, by which copy answered"
         );
         describe_counter!("resilience_hedge_started_total", "Hedged copies started");
+        describe_counter!(
+            "resilience_retry_budget_calls_total",
+            "Calls that deposited into the retry budget"
+        );
+        describe_counter!(
+            "resilience_retry_budget_retries_total",
+            "Retries the budget permitted and refused"
+        );
+        describe_gauge!(
+            "resilience_retry_budget_available_retries",
+            "Retries the budget's window allows now"
+        );
         describe_counter!(
             "resilience_fallback_calls_total",
             "Results replaced by a fallback, by cause and by what answered"

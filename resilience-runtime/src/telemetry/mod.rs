@@ -88,6 +88,9 @@
 //! | `resilience_timelimiter_calls_total` | `kind`: successful, failed, timeout | counter |
 //! | `resilience_hedge_calls_total` | `kind`: primary_won, hedge_won, failed | counter |
 //! | `resilience_hedge_started_total` | | counter: hedged copies started |
+//! | `resilience_retry_budget_calls_total` | | counter: calls that deposited into the budget |
+//! | `resilience_retry_budget_retries_total` | `kind`: permitted, refused | counter |
+//! | `resilience_retry_budget_available_retries` | | gauge: retries the window allows now |
 //! | `resilience_fallback_calls_total` | `kind`: error, rejection; `source`: cache, method, value (what answered); `name` is the function's | counter |
 //! | `resilience_fallback_cache_misses_total` | `name` is the function's | counter: failures the cache had no fresh answer for (0 without `cache`) |
 

@@ -15,6 +15,7 @@ use crate::hedge::HedgeMetrics;
 use crate::rate_limiter::RateLimiterMetrics;
 use crate::registry::settings_by_key;
 use crate::retry::RetryMetrics;
+use crate::retry_budget::RetryBudgetMetrics;
 use crate::time_limiter::TimeLimiterMetrics;
 use crate::{CallSite, CircuitState, FallbackMetrics, Registry, Setting};
 
@@ -102,6 +103,8 @@ pub enum PolicyMetrics {
     TimeLimiter(TimeLimiterMetrics),
     /// A hedge's.
     Hedge(HedgeMetrics),
+    /// A retry budget's.
+    RetryBudget(RetryBudgetMetrics),
 }
 
 impl Serialize for PolicyMetrics {
@@ -167,6 +170,12 @@ impl Serialize for PolicyMetrics {
                 map.serialize_entry("hedge_wins", &m.hedge_wins)?;
                 map.serialize_entry("failed_calls", &m.failed_calls)?;
                 map.serialize_entry("hedges_started", &m.hedges_started)?;
+            }
+            PolicyMetrics::RetryBudget(m) => {
+                map.serialize_entry("calls", &m.calls)?;
+                map.serialize_entry("retries_permitted", &m.retries_permitted)?;
+                map.serialize_entry("retries_refused", &m.retries_refused)?;
+                map.serialize_entry("available_retries", &m.available_retries)?;
             }
         }
         map.end()
@@ -301,6 +310,10 @@ impl Registry {
                 PolicyMetrics::TimeLimiter(self.time_limiter(name).metrics()),
             ),
             PolicyKind::Hedge => (None, PolicyMetrics::Hedge(self.hedge(name).metrics())),
+            PolicyKind::RetryBudget => (
+                None,
+                PolicyMetrics::RetryBudget(self.retry_budget(name).metrics()),
+            ),
         }
     }
 }

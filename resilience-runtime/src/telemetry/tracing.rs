@@ -5,7 +5,7 @@
 //!
 //! | level | events |
 //! |---|---|
-//! | WARN | a breaker opening (OPEN or FORCED_OPEN), retries exhausted, a configuration refused or in conflict, a health alert raised or changed (an instance worse, or unhealthy for other reasons) |
+//! | WARN | a breaker opening (OPEN or FORCED_OPEN), retries exhausted or stopped early (a retry-after hint too long, `max_duration` reached, a retry budget spent), a configuration refused or in conflict, a health alert raised or changed (an instance worse, or unhealthy for other reasons) |
 //! | INFO | a breaker closing again (a recovery), a configuration applied, a health alert cleared (an instance better) |
 //! | DEBUG | everything else: permits, rejections, retries scheduled, hedged copies started, timeouts, fallbacks, other transitions |
 
@@ -36,6 +36,7 @@ fn level(event: &Event<'_>) -> Level {
             ..
         }
         | Event::RetriesExhausted { .. }
+        | Event::RetryStopped { .. }
         | Event::ConfigConflict(_)
         | Event::ConfigRejected(_) => Level::WARN,
         Event::HealthChanged { from, to, .. } if to >= from => Level::WARN,
@@ -90,6 +91,28 @@ fn record_enabled(event: &Event<'_>) {
                 "call succeeded"
             )
         }
+        Event::RetryStopped {
+            name,
+            attempts,
+            reason,
+            budget,
+        } => match budget {
+            Some(budget) => at!(
+                level,
+                kind = "retry",
+                name,
+                attempt = attempts,
+                budget,
+                "retries stopped: {reason}"
+            ),
+            None => at!(
+                level,
+                kind = "retry",
+                name,
+                attempt = attempts,
+                "retries stopped: {reason}"
+            ),
+        },
         Event::RetryNotRetried { name, attempts } => at!(
             level,
             kind = "retry",
