@@ -112,3 +112,28 @@ fn a_configuration_file_sets_a_fixed_quota() {
     limiter.try_acquire().unwrap();
     assert!(limiter.try_acquire().is_err());
 }
+
+static QUOTA_ATTEMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[resilience_runtime::retry(max_attempts = 5, delay = "1s")]
+#[rate_limiter(name = "quota-retried", max_tokens = 1, refill_rate = 0.0)]
+async fn retried_quota() -> Result<(), AppError> {
+    QUOTA_ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_above_a_used_up_quota_stops_instead_of_waiting_for_a_token() {
+    retried_quota().await.unwrap();
+    let start = Instant::now();
+    let result = retried_quota().await;
+    assert_eq!(retry_after(result), Duration::MAX);
+    assert_eq!(start.elapsed(), Duration::ZERO, "no retry was scheduled");
+    assert_eq!(QUOTA_ATTEMPTS.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let limiter = registry().rate_limiter("quota-retried");
+    assert_eq!(
+        limiter.metrics().rejected_calls,
+        1,
+        "one attempt, refused once"
+    );
+}

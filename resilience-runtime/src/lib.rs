@@ -1,6 +1,6 @@
-//! Retry, circuit breaker, bulkhead, rate limiter, time limiter and fallback as
-//! attributes on ordinary sync and async functions, backed by lock-free
-//! policies and a registry of named, shared instances.
+//! Retry, circuit breaker, bulkhead, rate limiter, time limiter, hedge and
+//! fallback as attributes on ordinary sync and async functions, backed by
+//! lock-free policies and a registry of named, shared instances.
 //!
 //! ```
 //! use resilience_runtime::{circuit_breaker, fallback, retry};
