@@ -74,6 +74,13 @@ fn async_allocations<F: Future<Output = Result<u32, AppError>>>(call: impl Fn() 
     })
 }
 
+impl AppError {
+    /// A `retry_after` that never has a hint.
+    fn no_hint(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
 /// Polls a future that is never left waiting, on this thread.
 fn poll_to_completion<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
@@ -87,6 +94,20 @@ fn poll_to_completion<F: Future>(future: F) -> F::Output {
 
 #[retry(max_attempts = 3, delay = "10ms")]
 fn sync_retry() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+// Every option of #10 that keeps state per call: the start time, the
+// success history, the budget's deposits.
+#[retry(
+    name = "alloc-sync-retry-depth",
+    max_duration = "1s",
+    adaptive = true,
+    budget = "alloc-budget",
+    backoff = "linear",
+    retry_after = AppError::no_hint
+)]
+fn sync_retry_depth() -> Result<u32, AppError> {
     Ok(7)
 }
 
@@ -123,6 +144,11 @@ fn sync_fallback() -> Result<u32, AppError> {
 #[test]
 fn each_sync_attribute_allocates_nothing_on_success() {
     assert_eq!(sync_allocations(sync_retry), 0, "retry");
+    assert_eq!(
+        sync_allocations(sync_retry_depth),
+        0,
+        "retry with max_duration, adaptive and a budget"
+    );
     assert_eq!(sync_allocations(sync_breaker), 0, "circuit breaker");
     assert_eq!(
         sync_allocations(sync_rate_breaker),
@@ -204,6 +230,16 @@ async fn async_fallback() -> Result<u32, AppError> {
     Ok(7)
 }
 
+#[retry(
+    name = "alloc-async-retry-depth",
+    max_duration = "1s",
+    adaptive = true,
+    budget = "alloc-budget"
+)]
+async fn async_retry_depth() -> Result<u32, AppError> {
+    Ok(7)
+}
+
 #[hedge(delay = "50ms")]
 async fn async_hedge() -> Result<u32, AppError> {
     Ok(7)
@@ -217,6 +253,11 @@ async fn async_hedge_percentile() -> Result<u32, AppError> {
 #[test]
 fn each_async_attribute_allocates_nothing_on_success() {
     assert_eq!(async_allocations(async_retry), 0, "retry");
+    assert_eq!(
+        async_allocations(async_retry_depth),
+        0,
+        "retry with max_duration, adaptive and a budget"
+    );
     assert_eq!(async_allocations(async_breaker), 0, "circuit breaker");
     assert_eq!(async_allocations(async_limiter), 0, "rate limiter");
     assert_eq!(async_allocations(async_bulkhead), 0, "bulkhead");

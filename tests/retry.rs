@@ -1,36 +1,21 @@
 //! `#[retry]`: the backoff schedule on tokio's paused clock, jitter bounds,
 //! which error comes back, the `on` filter, events and registry counters.
 
+#[path = "common/attempts.rs"]
+mod attempts;
 mod common;
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
+use attempts::Attempts;
 use common::{AppError, Recorder};
 use resilience_runtime::{registry, retry};
-use tokio::time::Instant;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// The times of a function's attempts, to read the waits between them.
-#[derive(Default)]
-struct Attempts(Mutex<Vec<Instant>>);
-
-impl Attempts {
-    fn record(&self) {
-        self.0.lock().unwrap().push(Instant::now());
-    }
-
-    /// The waits between the attempts recorded since the last call; forgets them.
-    fn take_gaps(&self) -> Vec<Duration> {
-        let times = std::mem::take(&mut *self.0.lock().unwrap());
-        times.windows(2).map(|pair| pair[1] - pair[0]).collect()
-    }
 }
 
 /// Calls `f` `calls` times and returns, per call, the waits between its attempts.

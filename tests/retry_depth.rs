@@ -2,12 +2,15 @@
 //! `retry_after` hint, a rate limiter's hint above `max_delay`,
 //! `max_duration`, adaptive waits and a shared retry budget.
 
+#[path = "common/attempts.rs"]
+mod attempts;
 mod common;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use attempts::Attempts;
 use common::AppError;
 use resilience_runtime::retry::{Retry, RetryConfig, RetryEvent, StopReason};
 use resilience_runtime::retry_budget::RetryBudgetConfig;
@@ -16,26 +19,6 @@ use tokio::time::Instant;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// The times of a function's attempts, to read the waits between them.
-#[derive(Default)]
-struct Attempts(Mutex<Vec<Instant>>);
-
-impl Attempts {
-    fn record(&self) {
-        self.0.lock().unwrap().push(Instant::now());
-    }
-
-    /// The waits between the attempts recorded since the last call; forgets them.
-    fn take_gaps(&self) -> Vec<Duration> {
-        let times = std::mem::take(&mut *self.0.lock().unwrap());
-        times.windows(2).map(|pair| pair[1] - pair[0]).collect()
-    }
-
-    fn count(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
 }
 
 /// The `RetryStopped` events of the retries named `name`, as text, until dropped.

@@ -129,47 +129,35 @@ fn main() {
     #[cfg(feature = "tracing")]
     resilience_bench::install_subscriber();
     let mut cx = Context::from_waker(Waker::noop());
-    for i in 0..n {
-        match case.as_str() {
-            "pending" => {
-                let mut f = std::pin::pin!(pending(i));
-                while f.as_mut().poll(&mut cx).is_pending() {}
+    // One loop per case, so that choosing the case costs nothing per call.
+    macro_rules! calls {
+        ($i:ident => $call:expr) => {
+            for $i in 0..n {
+                $call;
             }
-            "ready" => {
-                let mut f = std::pin::pin!(ready(i));
-                while f.as_mut().poll(&mut cx).is_pending() {}
-            }
-            "closed" => {
-                std::hint::black_box(closed(i)).unwrap();
-            }
-            "open" => {
-                let _ = std::hint::black_box(open(i == 0));
-            }
-            "bulkhead" => {
-                std::hint::black_box(slot(i)).unwrap();
-            }
-            "allowed" => {
-                std::hint::black_box(allowed(i)).unwrap();
-            }
-            "retry" => {
-                std::hint::black_box(first_try(i)).unwrap();
-            }
-            "retry_budget" => {
-                std::hint::black_box(first_try_budgeted(i)).unwrap();
-            }
-            "retry_async" => {
-                let mut f = std::pin::pin!(first_try_async(i));
-                while f.as_mut().poll(&mut cx).is_pending() {}
-            }
-            "hedge" => {
-                let mut f = std::pin::pin!(hedged(i));
-                while f.as_mut().poll(&mut cx).is_pending() {}
-            }
-            "hedge_p95" => {
-                let mut f = std::pin::pin!(hedged_p95(i));
-                while f.as_mut().poll(&mut cx).is_pending() {}
-            }
-            other => panic!("unknown case `{other}`"),
-        }
+        };
     }
+    match case.as_str() {
+        "pending" => calls!(i => poll(pending(i), &mut cx)),
+        "ready" => calls!(i => poll(ready(i), &mut cx)),
+        "closed" => calls!(i => std::hint::black_box(closed(i)).unwrap()),
+        "open" => calls!(i => {
+            let _ = std::hint::black_box(open(i == 0));
+        }),
+        "bulkhead" => calls!(i => std::hint::black_box(slot(i)).unwrap()),
+        "allowed" => calls!(i => std::hint::black_box(allowed(i)).unwrap()),
+        "retry" => calls!(i => std::hint::black_box(first_try(i)).unwrap()),
+        "retry_budget" => calls!(i => std::hint::black_box(first_try_budgeted(i)).unwrap()),
+        "retry_async" => calls!(i => poll(first_try_async(i), &mut cx)),
+        "hedge" => calls!(i => poll(hedged(i), &mut cx)),
+        "hedge_p95" => calls!(i => poll(hedged_p95(i), &mut cx)),
+        other => panic!("unknown case `{other}`"),
+    }
+}
+
+/// Polls `future` until it is ready; the cases never leave it waiting.
+#[inline(always)]
+fn poll<F: Future>(future: F, cx: &mut Context<'_>) {
+    let mut future = std::pin::pin!(future);
+    while future.as_mut().poll(cx).is_pending() {}
 }
