@@ -168,6 +168,15 @@ pub fn named<P: Policy>(declaration: &'static Declaration) -> Arc<P> {
     crate::registry().resolve(declaration)
 }
 
+/// A keyed call site's handle on its family, resolved on the first call.
+pub type FamilyHandle<P> = OnceLock<Arc<crate::keyed::Family<P>>>;
+
+/// The keyed family a call site declares.
+#[cold]
+pub fn family<P: Policy>(declaration: &'static Declaration) -> Arc<crate::keyed::Family<P>> {
+    crate::registry().resolve_family(declaration)
+}
+
 /// A call site's own instance.
 #[cold]
 pub fn unnamed<P: Policy>(label: &'static str, config: P::Config) -> Arc<P> {

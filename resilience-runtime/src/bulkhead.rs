@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use crate::config::{check, ConfigError};
 use crate::event::{emit, Event, Listeners};
+use crate::keyed::{check_max_keys, DEFAULT_MAX_KEYS};
 use crate::live::Live;
 use crate::own_line::OwnLine;
 use crate::stats::{Counter, PerThreadCounter};
@@ -23,6 +24,10 @@ pub struct BulkheadConfig {
     pub max_concurrent: usize,
     /// How long a caller waits for a free slot; zero rejects at once. Default zero.
     pub max_wait: Duration,
+    /// With `key`: the most members the keyed family keeps, least recently
+    /// used idle ones dropped first beyond it (see [`Family`](crate::keyed::Family)).
+    /// Unused without a key. Default 10,000.
+    pub max_keys: usize,
 }
 
 impl Default for BulkheadConfig {
@@ -30,6 +35,7 @@ impl Default for BulkheadConfig {
         BulkheadConfig {
             max_concurrent: 10,
             max_wait: Duration::ZERO,
+            max_keys: DEFAULT_MAX_KEYS,
         }
     }
 }
@@ -45,9 +51,15 @@ impl BulkheadConfig {
         self.max_wait = wait;
         self
     }
+    /// Sets [`max_keys`](Self::max_keys).
+    pub fn max_keys(mut self, n: usize) -> Self {
+        self.max_keys = n;
+        self
+    }
 
     /// Checks every setting, naming the first one at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_max_keys(self.max_keys)?;
         check(self.max_concurrent >= 1, "max_concurrent", || {
             "must be at least 1".into()
         })

@@ -70,6 +70,7 @@ mod error;
 pub mod event;
 mod fallback;
 pub mod hedge;
+pub mod keyed;
 mod live;
 mod name;
 mod own_line;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::clock::{saturating_nanos, Epoch};
 use crate::config::{check, ConfigError};
 use crate::event::{emit, Event, Listeners};
+use crate::keyed::{check_max_keys, DEFAULT_MAX_KEYS};
 use crate::live::Live;
 use crate::stats::{Counter, PerThreadCounter};
 use crate::{Error, ListenerId, Name};
@@ -24,6 +25,10 @@ pub struct RateLimiterConfig {
     pub refill_rate: f64,
     /// How long a caller waits for a token; zero rejects at once. Default zero.
     pub max_wait: Duration,
+    /// With `key`: the most members the keyed family keeps, least recently
+    /// used idle ones dropped first beyond it (see [`Family`](crate::keyed::Family)).
+    /// Unused without a key. Default 10,000.
+    pub max_keys: usize,
 }
 
 impl Default for RateLimiterConfig {
@@ -32,6 +37,7 @@ impl Default for RateLimiterConfig {
             max_tokens: 10,
             refill_rate: 10.0,
             max_wait: Duration::ZERO,
+            max_keys: DEFAULT_MAX_KEYS,
         }
     }
 }
@@ -52,9 +58,15 @@ impl RateLimiterConfig {
         self.max_wait = wait;
         self
     }
+    /// Sets [`max_keys`](Self::max_keys).
+    pub fn max_keys(mut self, n: usize) -> Self {
+        self.max_keys = n;
+        self
+    }
 
     /// Checks every setting, naming the first one at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_max_keys(self.max_keys)?;
         check(self.max_tokens >= 1, "max_tokens", || {
             "must be at least 1".into()
         })?;

@@ -3,12 +3,14 @@ use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::{Expr, LitStr};
 
+use super::keyed::Keying;
 use super::{callable, duration, literal_nanos, name, number, whole_number, Arg, CratePath, Value};
 use crate::errors::Errors;
 
 pub(crate) struct CircuitBreakerArgs {
     pub(crate) name: Option<LitStr>,
     pub(crate) on: Option<Expr>,
+    pub(crate) key: Option<Expr>,
     pub(crate) settings: Vec<(&'static str, Value)>,
 }
 
@@ -27,6 +29,8 @@ const KNOWN: &[&str] = &[
     "max_recovery_timeout",
     "half_open_max_wait",
     "on",
+    "key",
+    "max_keys",
 ];
 
 /// The largest counts the runtime's state word holds.
@@ -56,8 +60,10 @@ impl CircuitBreakerArgs {
         let mut args = CircuitBreakerArgs {
             name: None,
             on: None,
+            key: None,
             settings: Vec::new(),
         };
+        let mut keying = Keying::default();
         let mut given = Given::default();
         super::parse(
             tokens,
@@ -66,6 +72,10 @@ impl CircuitBreakerArgs {
             krate,
             errors,
             |arg, errors| {
+                if let Some(setting) = keying.take(&arg, errors) {
+                    args.settings.extend(setting);
+                    return;
+                }
                 let span = arg.value.span();
                 let key = arg.key();
                 let count = |max: u64| {
@@ -158,6 +168,8 @@ impl CircuitBreakerArgs {
             },
         );
         given.check(errors);
+        keying.check(args.name.as_ref(), errors);
+        args.key = keying.key;
         args
     }
 }

@@ -4,6 +4,7 @@ mod bulkhead;
 mod circuit_breaker;
 mod fallback;
 mod hedge;
+mod keyed;
 mod rate_limiter;
 mod retry;
 mod time_limiter;
@@ -87,6 +88,8 @@ fn example(key: &str) -> &'static str {
         "refill_rate" => "50.0",
         "max_wait" => "\"100ms\"",
         "max_concurrent" => "10",
+        "key" => "tenant",
+        "max_keys" => "10000",
         "timeout" => "\"3s\"",
         "max_hedged_attempts" => "1",
         "delay_floor" => "\"10ms\"",

@@ -3,22 +3,33 @@ use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::LitStr;
 
+use super::keyed::Keying;
 use super::{duration, name, number, whole_number, CratePath, Value};
 use crate::errors::Errors;
 
 pub(crate) struct RateLimiterArgs {
     pub(crate) name: Option<LitStr>,
+    pub(crate) key: Option<syn::Expr>,
     pub(crate) settings: Vec<(&'static str, Value)>,
 }
 
-const KNOWN: &[&str] = &["name", "max_tokens", "refill_rate", "max_wait"];
+const KNOWN: &[&str] = &[
+    "name",
+    "max_tokens",
+    "refill_rate",
+    "max_wait",
+    "key",
+    "max_keys",
+];
 
 impl RateLimiterArgs {
     pub(crate) fn parse(tokens: TokenStream, krate: &mut CratePath, errors: &mut Errors) -> Self {
         let mut args = RateLimiterArgs {
             name: None,
+            key: None,
             settings: Vec::new(),
         };
+        let mut keying = Keying::default();
         super::parse(
             tokens,
             "rate_limiter",
@@ -26,6 +37,10 @@ impl RateLimiterArgs {
             krate,
             errors,
             |arg, errors| {
+                if let Some(setting) = keying.take(&arg, errors) {
+                    args.settings.extend(setting);
+                    return;
+                }
                 let span = arg.value.span();
                 let setting = match arg.key().as_str() {
                     "max_tokens" => whole_number(&arg, 1, u64::from(u32::MAX)).map(|n| {
@@ -53,6 +68,8 @@ impl RateLimiterArgs {
                 }
             },
         );
+        keying.check(args.name.as_ref(), errors);
+        args.key = keying.key;
         args
     }
 }

@@ -1,7 +1,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
-use super::handle::{admitted, instance};
+use super::handle::{admitted, keyed_instance};
 use super::Function;
 use crate::args::BulkheadArgs;
 
@@ -13,10 +13,11 @@ pub(crate) fn wrap(
     span: Span,
     inner: TokenStream,
 ) -> TokenStream {
-    let bulkhead = instance(
+    let bulkhead = keyed_instance(
         "Bulkhead",
         quote!(bulkhead::BulkheadConfig),
         args.name.as_ref(),
+        args.key.as_ref(),
         &args.settings,
         f,
         span,

@@ -2,7 +2,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::handle::instance;
+use super::handle::keyed_instance;
 use super::{site, Function};
 use crate::args::CircuitBreakerArgs;
 
@@ -18,10 +18,11 @@ pub(crate) fn wrap(
 ) -> TokenStream {
     let p = f.private();
     let result = f.result;
-    let breaker = instance(
+    let breaker = keyed_instance(
         "CircuitBreaker",
         quote!(circuit_breaker::CircuitBreakerConfig),
         args.name.as_ref(),
+        args.key.as_ref(),
         &args.settings,
         f,
         span,
@@ -48,8 +49,11 @@ pub(crate) fn wrap(
         }
     };
     quote_spanned!(at=> {
-        let breaker: &#krate::CircuitBreaker = #breaker;
-        match breaker.try_acquire() {
+        // A keyed member is an `Arc`, held for the call.
+        let held = #breaker;
+        let breaker: &#krate::CircuitBreaker = &held;
+        // Bound, so that the permit, which borrows `held`, ends before it.
+        let outcome = match breaker.try_acquire() {
             ::core::result::Result::Err(rejection) => #p::Outcome::Rejected(rejection),
             ::core::result::Result::Ok(permit) => {
                 let outcome = #inner;
@@ -60,6 +64,7 @@ pub(crate) fn wrap(
                 }
                 outcome
             }
-        }
+        };
+        outcome
     })
 }

@@ -1,6 +1,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::{Ident, LitStr};
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, LitStr};
 
 use super::{site, Function};
 use crate::args::{self, Value};
@@ -34,12 +35,15 @@ pub(crate) fn admitted(
     } else {
         wait
     };
+    // The outcome is bound, so that the permit, which borrows `policy` (a
+    // keyed member's `Arc`), ends before it.
     quote_spanned!(at=> {
         let policy = #policy;
-        match #acquire {
+        let outcome = match #acquire {
             ::core::result::Result::Err(rejection) => #p::Outcome::Rejected(rejection),
             ::core::result::Result::Ok(_permit) => #inner,
-        }
+        };
+        outcome
     })
 }
 
@@ -53,6 +57,22 @@ pub(crate) fn instance(
     policy: &str,
     config: TokenStream,
     name: Option<&LitStr>,
+    settings: &[(&str, Value)],
+    f: &Function,
+    span: Span,
+) -> TokenStream {
+    keyed_instance(policy, config, name, None, settings, f, span)
+}
+
+/// As [`instance`], and with a `key` (and a `name`) the expression is this
+/// call's member of the named family instead, an `Arc` of the policy: the
+/// family is resolved on the first call and kept in a `static`, and `key` is
+/// evaluated on every call.
+pub(crate) fn keyed_instance(
+    policy: &str,
+    config: TokenStream,
+    name: Option<&LitStr>,
+    key: Option<&Expr>,
     settings: &[(&str, Value)],
     f: &Function,
     span: Span,
@@ -92,6 +112,14 @@ pub(crate) fn instance(
             quote_spanned!(at=> #p::unnamed::<#krate::#policy>(#function, #config)),
         ),
     };
+    if let (Some(key), Some(_)) = (key, name) {
+        let lookup = quote_spanned!(key.span()=> FAMILY.get_or_init(|| #p::family::<#krate::#policy>(&DECLARATION)).get(&(#key)));
+        return quote_spanned!(at=> {
+            #declare
+            static FAMILY: #p::FamilyHandle<#krate::#policy> = #p::FamilyHandle::<#krate::#policy>::new();
+            #lookup
+        });
+    }
     quote_spanned!(at=> {
         #declare
         static HANDLE: #p::Handle<#krate::#policy> = #p::Handle::<#krate::#policy>::new();

@@ -1,7 +1,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
-use super::handle::{admitted, instance};
+use super::handle::{admitted, keyed_instance};
 use super::Function;
 use crate::args::RateLimiterArgs;
 
@@ -12,10 +12,11 @@ pub(crate) fn wrap(
     span: Span,
     inner: TokenStream,
 ) -> TokenStream {
-    let limiter = instance(
+    let limiter = keyed_instance(
         "RateLimiter",
         quote!(rate_limiter::RateLimiterConfig),
         args.name.as_ref(),
+        args.key.as_ref(),
         &args.settings,
         f,
         span,

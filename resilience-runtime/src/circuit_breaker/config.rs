@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use super::word::{MAX_FAILURE_THRESHOLD, MAX_HALF_OPEN_CALLS};
 use crate::config::{check, ConfigError};
+use crate::keyed::{check_max_keys, DEFAULT_MAX_KEYS};
 
 /// A circuit breaker's settings; the attribute's arguments, with the same defaults.
 ///
@@ -58,6 +59,10 @@ pub struct CircuitBreakerConfig {
     /// How long the probes may take in all; after that the circuit reopens
     /// instead of waiting for them. Default none.
     pub half_open_max_wait: Option<Duration>,
+    /// With `key`: the most members the keyed family keeps, least recently
+    /// used idle ones dropped first beyond it (see [`Family`](crate::keyed::Family)).
+    /// Unused without a key. Default 10,000.
+    pub max_keys: usize,
 }
 
 impl Default for CircuitBreakerConfig {
@@ -75,6 +80,7 @@ impl Default for CircuitBreakerConfig {
             recovery_backoff: 1.0,
             max_recovery_timeout: None,
             half_open_max_wait: None,
+            max_keys: DEFAULT_MAX_KEYS,
         }
     }
 }
@@ -106,6 +112,7 @@ setters! {
     recovery_backoff: f64 => std::convert::identity;
     max_recovery_timeout: Duration => Some;
     half_open_max_wait: Duration => Some;
+    max_keys: usize => std::convert::identity;
 }
 
 impl CircuitBreakerConfig {
@@ -126,6 +133,7 @@ impl CircuitBreakerConfig {
 
     /// Checks every setting, naming the first one at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_max_keys(self.max_keys)?;
         check(
             (1..=MAX_FAILURE_THRESHOLD).contains(&self.failure_threshold),
             "failure_threshold",

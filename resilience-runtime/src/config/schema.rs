@@ -150,6 +150,7 @@ const fn count(min: u64, max: u64) -> Type {
     Type::Count { min, max }
 }
 
+const MAX_KEYS: Type = count(1, crate::keyed::MAX_MAX_KEYS as u64);
 const DURATION: Type = Type::Duration { nonzero: false };
 const NONZERO: Type = Type::Duration { nonzero: true };
 
@@ -177,17 +178,20 @@ keys!(CircuitBreakerConfig, CircuitBreaker,
     recovery_backoff: Type::Number(Range::Factor), "2.0";
     max_recovery_timeout: DURATION, "\"5m\"";
     half_open_max_wait: NONZERO, "\"10s\"";
+    max_keys: MAX_KEYS, "10000";
 );
 
 keys!(RateLimiterConfig, RateLimiter,
     max_tokens: count(1, U32), "100";
     refill_rate: Type::Number(Range::NonNegative), "50.0";
     max_wait: DURATION, "\"100ms\"";
+    max_keys: MAX_KEYS, "10000";
 );
 
 keys!(BulkheadConfig, Bulkhead,
     max_concurrent: count(1, U32), "10";
     max_wait: DURATION, "\"100ms\"";
+    max_keys: MAX_KEYS, "10000";
 );
 
 keys!(TimeLimiterConfig, TimeLimiter,

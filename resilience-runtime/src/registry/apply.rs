@@ -146,6 +146,15 @@ fn commit<P: Policy>(state: &State, layers: &Layers) {
             unreachable!("settings checked by `plan` were rejected: {error}");
         }
     }
+    for (name, family) in &kind.families {
+        let new = kind.effective(layers, name).config;
+        if new == kind.effective(&state.file, name).config {
+            continue;
+        }
+        if let Err(error) = family.reconfigure(new) {
+            unreachable!("settings checked by `plan` were rejected: {error}");
+        }
+    }
 }
 
 /// The health rules `table` changes, from those in force.

@@ -29,6 +29,7 @@ use crate::declaration::{Declaration, DECLARATIONS};
 use crate::event::{self, emit, Event, ListenerId};
 use crate::fallback::FallbackMetrics;
 use crate::hedge::{Hedge, HedgeConfig};
+use crate::keyed::Family;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
 use crate::retry_budget::{RetryBudget, RetryBudgetConfig};
@@ -84,6 +85,15 @@ macro_rules! kind {
         #[doc = concat!("Every ", $kind, " made so far, sorted by name.")]
         pub fn $all(&self) -> Vec<Arc<$policy>> {
             <$policy as Policy>::of(&self.read()).instances.values().cloned().collect()
+        }
+    };
+}
+
+macro_rules! keyed_kind {
+    ($policy:ty, $family:ident, $kind:literal) => {
+        #[doc = concat!("The keyed family of ", $kind, "s named `name` (one instance per key, see [`Family`]), made now if nothing has used it yet: the attributes with this name and a `key` use it, and every member has the settings of the name, as a plain ", $kind, " of that name would.")]
+        pub fn $family(&self, name: &str) -> Arc<Family<$policy>> {
+            self.family::<$policy>(name)
         }
     };
 }
@@ -161,6 +171,10 @@ impl Registry {
         "retry budget"
     );
 
+    keyed_kind!(CircuitBreaker, circuit_breaker_family, "circuit breaker");
+    keyed_kind!(RateLimiter, rate_limiter_family, "rate limiter");
+    keyed_kind!(Bulkhead, bulkhead_family, "bulkhead");
+
     /// Calls `listener` with every [`Event`](crate::Event) any policy reports
     /// from now on, on the thread that caused it, until it is removed with
     /// [`remove_listener`](Self::remove_listener). Listeners run outside every
@@ -234,6 +248,15 @@ impl Registry {
         kind.get_or_create(file, name)
     }
 
+    fn family<P: Policy>(&self, name: &str) -> Arc<Family<P>> {
+        if let Some(family) = P::of(&self.read()).families.get(name) {
+            return family.clone();
+        }
+        let mut state = self.write();
+        let (kind, file) = P::with_file(&mut state);
+        kind.family(file, name)
+    }
+
     fn find<P: Policy>(&self, name: &str) -> Option<Arc<P>> {
         if !P::of(&self.read()).knows(name) {
             return None;
@@ -248,6 +271,9 @@ impl Registry {
         if let Some(policy) = kind.instances.get(name) {
             policy.reconfigure(config.clone())?;
         }
+        if let Some(family) = kind.families.get(name) {
+            family.reconfigure(config.clone())?;
+        }
         kind.code.insert(name.to_owned(), config);
         Ok(())
     }
@@ -256,6 +282,21 @@ impl Registry {
     /// need be. A site missing from the link-time list (a platform without
     /// one) declares itself here.
     pub(crate) fn resolve<P: Policy>(&self, declaration: &'static Declaration) -> Arc<P> {
+        self.declare::<P>(declaration);
+        self.get_or_create(declaration.name)
+    }
+
+    /// The keyed family for an annotated call site with a `key`.
+    pub(crate) fn resolve_family<P: Policy>(
+        &self,
+        declaration: &'static Declaration,
+    ) -> Arc<Family<P>> {
+        self.declare::<P>(declaration);
+        self.family(declaration.name)
+    }
+
+    /// Declares a call site missing from the link-time list (a platform without one).
+    fn declare<P: Policy>(&self, declaration: &'static Declaration) {
         let declared = P::of(&self.read())
             .declared
             .get(declaration.name)
@@ -278,7 +319,6 @@ impl Registry {
                 announce(&conflict);
             }
         }
-        self.get_or_create(declaration.name)
     }
 }
 

@@ -13,6 +13,7 @@ use crate::config::schema::Settings;
 use crate::config::{ConfigError, PolicyKind};
 use crate::declaration::Declaration;
 use crate::hedge::{Hedge, HedgeConfig};
+use crate::keyed::Family;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::{Retry, RetryConfig};
 use crate::retry_budget::{RetryBudget, RetryBudgetConfig};
@@ -97,6 +98,8 @@ pub struct Kind<P: Policy> {
     pub(crate) declared: BTreeMap<&'static str, Declared<P::Config>>,
     pub(crate) code: BTreeMap<String, P::Config>,
     pub(crate) instances: BTreeMap<String, Arc<P>>,
+    /// Keyed families made so far; they share their name's settings.
+    pub(crate) families: BTreeMap<String, Arc<Family<P>>>,
 }
 
 impl<P: Policy> Default for Kind<P> {
@@ -105,6 +108,7 @@ impl<P: Policy> Default for Kind<P> {
             declared: BTreeMap::new(),
             code: BTreeMap::new(),
             instances: BTreeMap::new(),
+            families: BTreeMap::new(),
         }
     }
 }
@@ -200,6 +204,7 @@ impl<P: Policy> Kind<P> {
         self.declared.contains_key(name)
             || self.code.contains_key(name)
             || self.instances.contains_key(name)
+            || self.families.contains_key(name)
     }
 
     /// Every name this kind knows, sorted.
@@ -210,6 +215,7 @@ impl<P: Policy> Kind<P> {
             .copied()
             .chain(self.code.keys().map(String::as_str))
             .chain(self.instances.keys().map(String::as_str))
+            .chain(self.families.keys().map(String::as_str))
             .collect();
         names.sort_unstable();
         names.dedup();
@@ -224,6 +230,25 @@ impl<P: Policy> Kind<P> {
             site: declared.sites[0],
         });
         file.effective(name, inline, self.code.get(name))
+    }
+
+    /// The keyed family named `name`, made now with its settings if there is none yet.
+    pub(crate) fn family(&mut self, file: &Layers, name: &str) -> Arc<Family<P>> {
+        if let Some(family) = self.families.get(name) {
+            return family.clone();
+        }
+        let owned: Name = match self.declared.get_key_value(name) {
+            Some((declared, _)) => (*declared).into(),
+            None => name.to_owned().into(),
+        };
+        let mut config = self.effective(file, name).config;
+        if config.check().is_err() {
+            // As for an instance: settings the file never judged for this name.
+            config = self.effective(&Layers::default(), name).config;
+        }
+        let family = Arc::new(Family::new(owned, config));
+        self.families.insert(name.to_owned(), family.clone());
+        family
     }
 
     /// The instance named `name`, made now with its settings if there is none yet.
