@@ -291,3 +291,23 @@ fn the_counter_sees_allocations() {
     // Guards the tests above against a counter that counts nothing.
     assert!(allocations_during(|| drop(std::hint::black_box(vec![1u8; 16]))) >= 1);
 }
+
+#[circuit_breaker(name = "alloc-keyed-hosts", key = host)]
+#[rate_limiter(name = "alloc-keyed-tenants", key = tenant, max_tokens = 1000, refill_rate = 1000.0)]
+#[bulkhead(name = "alloc-keyed-pools", key = port)]
+fn keyed_sync(host: &str, tenant: u64, port: std::net::SocketAddr) -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[circuit_breaker(name = "alloc-keyed-hosts-async", key = host)]
+#[bulkhead(name = "alloc-keyed-pools-async", key = Some(host))]
+async fn keyed_async(host: &str) -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[test]
+fn an_existing_key_allocates_nothing_whatever_its_type() {
+    let address: std::net::SocketAddr = "[::1]:8080".parse().unwrap();
+    assert_eq!(sync_allocations(|| keyed_sync("a.example", 42, address)), 0);
+    assert_eq!(async_allocations(|| keyed_async("a.example")), 0);
+}
