@@ -117,6 +117,7 @@ async fn health_turns_degraded_when_a_breaker_opens_critical_past_open_alert_aft
         json!([{
             "kind": "circuit_breaker",
             "name": "health-inventory",
+            "keyed": false,
             "status": "degraded",
             "reasons": [{"code": "circuit_open", "message": "OPEN, refusing calls for 0s; critical after 2s"}],
         }])

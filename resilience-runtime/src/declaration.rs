@@ -19,6 +19,9 @@ pub struct Declaration {
     pub name: &'static str,
     /// Where the attribute is.
     pub site: CallSite,
+    /// Whether the attribute has a `key`: the name is a keyed family's, and
+    /// no plain instance of it is made for listings or telemetry.
+    pub keyed: bool,
     /// The settings given inline, as the attribute spells them.
     pub keys: &'static [&'static str],
     /// Builds the inline configuration; a function, so that any `Duration`

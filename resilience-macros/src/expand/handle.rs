@@ -93,6 +93,7 @@ pub(crate) fn keyed_instance(
                 column: ::core::column!(),
             });
             let keys = settings.iter().map(|(key, _)| key);
+            let keyed = key.is_some();
             (
                 quote_spanned!(at=>
                     #[#p::linkme::distributed_slice(#p::DECLARATIONS)]
@@ -100,6 +101,7 @@ pub(crate) fn keyed_instance(
                     static DECLARATION: #p::Declaration = #p::Declaration {
                         name: #name,
                         site: #call_site,
+                        keyed: #keyed,
                         keys: &[#(#keys),*],
                         config: #p::InlineConfig::#policy(|| #config),
                     };

@@ -113,6 +113,7 @@ fn declare_budget(budget: &LitStr, f: &Function, span: Span) -> TokenStream {
                 line: ::core::line!(),
                 column: ::core::column!(),
             },
+            keyed: false,
             keys: &[],
             config: #p::InlineConfig::RetryBudget(#krate::retry_budget::RetryBudgetConfig::default),
         };

@@ -27,8 +27,17 @@ pub struct InstanceInfo {
     /// Every setting, in the order of the attribute's documentation.
     #[serde(serialize_with = "settings_by_key")]
     pub settings: Vec<Setting>,
-    /// Whether a call or a lookup has made the instance yet.
+    /// Whether a call or a lookup has made the instance (for a family: the
+    /// family) yet.
     pub in_use: bool,
+    /// Whether this is a keyed family (attributes with `key`, or a
+    /// `*_family` lookup): one instance per key, all with these settings.
+    /// A name both plain and keyed attributes use is listed twice, once
+    /// each way.
+    pub keyed: bool,
+    /// For a family, how many keys have a member now (0 before its first
+    /// call); `None` (`null`) for a plain instance.
+    pub keys: Option<usize>,
 }
 
 /// One setting's value in force and where it comes from.
@@ -94,7 +103,9 @@ impl Registry {
     /// Every named instance of the binary, called or not, by kind and name:
     /// the call sites that use it, and each setting's value in force with its
     /// [`Origin`]. Instances without a `name` belong to their function alone
-    /// and are not listed.
+    /// and are not listed. A keyed family is one entry, with
+    /// [`keyed`](InstanceInfo::keyed) and its number of [`keys`](InstanceInfo::keys);
+    /// listing it makes nothing.
     ///
     /// ```
     /// use resilience_runtime::config::{Origin, PolicyKind, Value};
@@ -131,7 +142,7 @@ fn list<P: Policy>(state: &State, all: &mut Vec<InstanceInfo>) {
     let kind = P::of(state);
     for name in kind.names() {
         let effective = kind.effective(&state.file, name);
-        let settings = <P::Config as Settings>::keys()
+        let settings: Vec<Setting> = <P::Config as Settings>::keys()
             .iter()
             .zip(effective.origins)
             .map(|(key, (origin, _))| Setting {
@@ -140,16 +151,34 @@ fn list<P: Policy>(state: &State, all: &mut Vec<InstanceInfo>) {
                 origin,
             })
             .collect();
-        all.push(InstanceInfo {
-            kind: <P::Config as Settings>::KIND,
-            name: name.to_owned(),
-            call_sites: kind
-                .declared
+        let call_sites = |keyed: bool| {
+            kind.declared
                 .get(name)
-                .map_or_else(Vec::new, |declared| declared.sites.clone()),
-            settings,
-            in_use: kind.instances.contains_key(name),
-        });
+                .map_or_else(Vec::new, |declared| declared.sites(keyed))
+        };
+        if kind.is_plain(name) {
+            all.push(InstanceInfo {
+                kind: <P::Config as Settings>::KIND,
+                name: name.to_owned(),
+                call_sites: call_sites(false),
+                settings: settings.clone(),
+                in_use: kind.instances.contains_key(name),
+                keyed: false,
+                keys: None,
+            });
+        }
+        if kind.is_keyed(name) {
+            let family = kind.families.get(name);
+            all.push(InstanceInfo {
+                kind: <P::Config as Settings>::KIND,
+                name: name.to_owned(),
+                call_sites: call_sites(true),
+                settings,
+                in_use: family.is_some(),
+                keyed: true,
+                keys: Some(family.map_or(0, |family| family.len())),
+            });
+        }
     }
 }
 
@@ -177,7 +206,10 @@ impl fmt::Display for Instances {
                         String::new()
                     },
                     if first {
-                        instance.name.clone()
+                        match instance.keys {
+                            Some(keys) => format!("{} (keyed, {keys} keys)", instance.name),
+                            None => instance.name.clone(),
+                        }
                     } else {
                         String::new()
                     },

@@ -72,7 +72,7 @@ macro_rules! kind {
             self.get_or_create::<$policy>(name)
         }
 
-        #[doc = concat!("The ", $kind, " named `name` if an attribute, a handle lookup or `", stringify!($configure), "` declares it; `None` otherwise, and nothing is made.")]
+        #[doc = concat!("The ", $kind, " named `name` if an attribute without a `key`, a handle lookup or `", stringify!($configure), "` declares it; `None` otherwise, and nothing is made. A name only keyed attributes or a family lookup use is a family's, and has no plain instance to find: `None`.")]
         pub fn $find(&self, name: &str) -> Option<Arc<$policy>> {
             self.find::<$policy>(name)
         }
@@ -257,8 +257,18 @@ impl Registry {
         kind.family(file, name)
     }
 
+    /// The keyed family named `name` if one is made; nothing is made.
+    pub(crate) fn made_family<P: Policy>(&self, name: &str) -> Option<Arc<Family<P>>> {
+        P::of(&self.read()).families.get(name).cloned()
+    }
+
+    /// Every keyed family of a kind made so far, sorted by name.
+    pub(crate) fn families<P: Policy>(&self) -> Vec<Arc<Family<P>>> {
+        P::of(&self.read()).families.values().cloned().collect()
+    }
+
     fn find<P: Policy>(&self, name: &str) -> Option<Arc<P>> {
-        if !P::of(&self.read()).knows(name) {
+        if !P::of(&self.read()).is_plain(name) {
             return None;
         }
         Some(self.get_or_create(name))
@@ -300,7 +310,7 @@ impl Registry {
         let declared = P::of(&self.read())
             .declared
             .get(declaration.name)
-            .is_some_and(|declared| declared.sites.contains(&declaration.site));
+            .is_some_and(|declared| declared.declares(declaration.site));
         if !declared {
             let Some(build) = <P::Config as Settings>::inline(&declaration.config) else {
                 unreachable!("a call site declared its policy as another kind");
@@ -308,6 +318,7 @@ impl Registry {
             let conflict = P::of_mut(&mut self.write()).declare(
                 declaration.name,
                 declaration.site,
+                declaration.keyed,
                 declaration.keys,
                 build(),
             );

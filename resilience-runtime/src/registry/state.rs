@@ -115,9 +115,33 @@ impl<P: Policy> Default for Kind<P> {
 
 /// The call sites that name one instance; the first one's inline arguments are used.
 pub(crate) struct Declared<C> {
-    pub(crate) sites: Vec<CallSite>,
+    /// In source order, each with whether its attribute has a `key`.
+    pub(crate) sites: Vec<(CallSite, bool)>,
     pub(crate) keys: &'static [&'static str],
     pub(crate) config: C,
+}
+
+impl<C> Declared<C> {
+    /// The sites that declare the plain instance (`keyed` false) or the family.
+    pub(crate) fn sites(&self, keyed: bool) -> Vec<CallSite> {
+        self.sites
+            .iter()
+            .filter(|(_, site_keyed)| *site_keyed == keyed)
+            .map(|(site, _)| *site)
+            .collect()
+    }
+
+    /// Whether a site declares the name's plain instance (`keyed` false) or its family.
+    pub(crate) fn has(&self, keyed: bool) -> bool {
+        self.sites
+            .iter()
+            .any(|(_, site_keyed)| *site_keyed == keyed)
+    }
+
+    /// Whether `site` is one of them.
+    pub(crate) fn declares(&self, site: CallSite) -> bool {
+        self.sites.iter().any(|(known, _)| *known == site)
+    }
 }
 
 impl State {
@@ -138,6 +162,7 @@ impl State {
                         conflicts.extend(<$policy as Policy>::of_mut(&mut state).declare(
                             declaration.name,
                             declaration.site,
+                            declaration.keyed,
                             declaration.keys,
                             build(),
                         ));
@@ -171,6 +196,7 @@ impl<P: Policy> Kind<P> {
         &mut self,
         name: &'static str,
         site: CallSite,
+        keyed: bool,
         keys: &'static [&'static str],
         config: P::Config,
     ) -> Option<Conflict> {
@@ -178,33 +204,47 @@ impl<P: Policy> Kind<P> {
             self.declared.insert(
                 name,
                 Declared {
-                    sites: vec![site],
+                    sites: vec![(site, keyed)],
                     keys,
                     config,
                 },
             );
             return None;
         };
-        if declared.sites.contains(&site) {
+        if declared.declares(site) {
             return None;
         }
-        declared.sites.push(site);
+        declared.sites.push((site, keyed));
         (declared.config != config).then(|| Conflict {
             kind: <P::Config as Settings>::KIND,
             name: name.to_owned(),
-            first: declared.sites[0],
+            first: declared.sites[0].0,
             second: site,
             first_config: format!("{:?}", declared.config),
             second_config: format!("{config:?}"),
         })
     }
 
-    /// Whether an attribute, a handle lookup or `configure_*` declares `name`.
-    pub(crate) fn knows(&self, name: &str) -> bool {
-        self.declared.contains_key(name)
-            || self.code.contains_key(name)
-            || self.instances.contains_key(name)
-            || self.families.contains_key(name)
+    /// Whether `name` is a keyed family's: an attribute with a `key` declares
+    /// it, or a `*_family` lookup made it.
+    pub(crate) fn is_keyed(&self, name: &str) -> bool {
+        self.families.contains_key(name)
+            || self
+                .declared
+                .get(name)
+                .is_some_and(|declared| declared.has(true))
+    }
+
+    /// Whether `name` is a plain instance's: an attribute without a `key`
+    /// declares it, a handle lookup made it, or only `configure_*` knows it.
+    /// A name can be both, when both kinds of attribute use it.
+    pub(crate) fn is_plain(&self, name: &str) -> bool {
+        self.instances.contains_key(name)
+            || self
+                .declared
+                .get(name)
+                .is_some_and(|declared| declared.has(false))
+            || (self.code.contains_key(name) && !self.is_keyed(name))
     }
 
     /// Every name this kind knows, sorted.
@@ -227,7 +267,7 @@ impl<P: Policy> Kind<P> {
         let inline = self.declared.get(name).map(|declared| Inline {
             config: &declared.config,
             keys: declared.keys,
-            site: declared.sites[0],
+            site: declared.sites[0].0,
         });
         file.effective(name, inline, self.code.get(name))
     }

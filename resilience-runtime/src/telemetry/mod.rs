@@ -30,6 +30,12 @@
 //!   minute to now: an instance's first evaluation has no rate yet, and one
 //!   watched for less than a minute is judged over that time.
 //!
+//! - a keyed family is judged as one instance (`keyed` in
+//!   [`InstanceHealth`]): degraded while a member breaker refuses calls,
+//!   with a reason naming how many keys do (and the first few), critical
+//!   once one has for longer than `open_alert_after`; its failure rate and
+//!   its rejection rate are taken over its members' summed counts.
+//!
 //! An instance's status is its worst reason's, and the overall status the
 //! worst instance's; only instances that are not healthy are listed. The
 //! thresholds are [`HealthRules`], set in code with
@@ -70,6 +76,12 @@
 //! Every series has the label `name`. Unnamed policies (an attribute without
 //! `name`) belong to one function each and are not published.
 //!
+//! A keyed family is published under its name, its members summed (the
+//! state gauge counts the members in each state). With
+//! [`set_per_key_metrics`] on, each member is published too, with a `key`
+//! label: off by default, since each key is a series per metric, and a
+//! family of 10,000 tenants would make some 100,000 series in Prometheus.
+//!
 //! | metric | labels | type |
 //! |---|---|---|
 //! | `resilience_circuitbreaker_state` | `state`: closed, open, half_open, forced_open, disabled, metrics_only (1 for the current one, 0 for the others) | gauge |
@@ -94,6 +106,7 @@
 //! | `resilience_fallback_calls_total` | `kind`: error, rejection; `source`: cache, method, value (what answered); `name` is the function's | counter |
 //! | `resilience_fallback_cache_misses_total` | `name` is the function's | counter: failures the cache had no fresh answer for (0 without `cache`) |
 
+pub(crate) mod family;
 pub(crate) mod health;
 #[cfg(feature = "metrics")]
 mod metrics;
@@ -101,9 +114,10 @@ mod snapshot;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing;
 
+pub use family::{per_key_metrics, set_per_key_metrics};
 pub use health::{
     watch_health, Health, HealthReason, HealthRules, HealthStatus, InstanceHealth, ReasonCode,
 };
 #[cfg(feature = "metrics")]
 pub use metrics::{publish_metrics, publish_metrics_every};
-pub use snapshot::{InstanceSnapshot, PolicyMetrics, Snapshot};
+pub use snapshot::{InstanceSnapshot, MemberSnapshot, PolicyMetrics, Snapshot};

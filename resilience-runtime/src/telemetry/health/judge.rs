@@ -24,44 +24,100 @@ pub(crate) struct BreakerReading {
 pub(crate) fn breaker(rules: &HealthRules, reading: BreakerReading) -> Vec<HealthReason> {
     let mut reasons = Vec::new();
     if let Some(outage) = reading.outage {
-        let (state, limit) = (reading.state, rules.open_alert_after);
-        reasons.push(if outage > limit {
-            HealthReason::new(
-                ReasonCode::OpenTooLong,
-                format!(
-                    "{state}, refusing calls for {}, longer than {}",
-                    rounded(outage),
-                    rounded(limit)
-                ),
-            )
-        } else {
-            HealthReason::new(
-                ReasonCode::CircuitOpen,
-                format!(
-                    "{state}, refusing calls for {}; critical after {}",
-                    rounded(outage),
-                    rounded(limit)
-                ),
-            )
-        });
+        reasons.push(refusing(
+            rules,
+            format!("{}, refusing calls", reading.state),
+            outage,
+        ));
     }
-    if let (Some(rate), false) = (
-        reading.failure_rate,
-        reading.state == CircuitState::Disabled,
-    ) {
-        if rate >= rules.failure_rate_alert {
-            reasons.push(HealthReason::new(
-                ReasonCode::FailureRate,
-                format!(
-                    "failure rate {} over the {} calls of its window, at or above {}",
-                    percent(rate),
-                    reading.window_calls,
-                    percent(rules.failure_rate_alert)
-                ),
-            ));
-        }
-    }
+    reasons.extend(failing(rules, reading, "its window"));
     reasons
+}
+
+/// What a family of breakers is judged from: its members summed (the worst
+/// state, the longest outage, the rate over the judged windows), and the
+/// members refusing calls.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FamilyReading {
+    pub(crate) sum: BreakerReading,
+    pub(crate) keys: usize,
+    /// The keys refusing calls, with their state, longest outage first.
+    pub(crate) refusing: Vec<(String, CircuitState)>,
+}
+
+/// How many refusing keys a reason names; the others are counted.
+const NAMED_KEYS: usize = 3;
+
+/// A family is judged as one breaker: degraded while a member refuses
+/// calls, critical once one has for longer than `open_alert_after`, and
+/// degraded for a summed failure rate at or above `failure_rate_alert`.
+pub(crate) fn breaker_family(rules: &HealthRules, reading: &FamilyReading) -> Vec<HealthReason> {
+    let mut reasons = Vec::new();
+    if let (Some(outage), false) = (reading.sum.outage, reading.refusing.is_empty()) {
+        let mut named: Vec<String> = reading
+            .refusing
+            .iter()
+            .take(NAMED_KEYS)
+            .map(|(key, state)| format!("{key} {state}"))
+            .collect();
+        if reading.refusing.len() > NAMED_KEYS {
+            named.push(format!("{} more", reading.refusing.len() - NAMED_KEYS));
+        }
+        reasons.push(refusing(
+            rules,
+            format!(
+                "{} of {} keys refusing calls ({}), the longest",
+                reading.refusing.len(),
+                reading.keys,
+                named.join(", ")
+            ),
+            outage,
+        ));
+    }
+    reasons.extend(failing(rules, reading.sum, "its members' windows"));
+    reasons
+}
+
+/// `what` has refused calls for `outage`: degraded, or critical past `open_alert_after`.
+fn refusing(rules: &HealthRules, what: String, outage: Duration) -> HealthReason {
+    let limit = rules.open_alert_after;
+    if outage > limit {
+        HealthReason::new(
+            ReasonCode::OpenTooLong,
+            format!(
+                "{what} for {}, longer than {}",
+                rounded(outage),
+                rounded(limit)
+            ),
+        )
+    } else {
+        HealthReason::new(
+            ReasonCode::CircuitOpen,
+            format!(
+                "{what} for {}; critical after {}",
+                rounded(outage),
+                rounded(limit)
+            ),
+        )
+    }
+}
+
+/// A failure rate at or above `failure_rate_alert` over `window`.
+fn failing(rules: &HealthRules, reading: BreakerReading, window: &str) -> Option<HealthReason> {
+    let rate = reading
+        .failure_rate
+        .filter(|_| reading.state != CircuitState::Disabled)?;
+    (rate >= rules.failure_rate_alert).then(|| {
+        HealthReason::new(
+            ReasonCode::FailureRate,
+            format!(
+                "failure rate {} over the {} calls of {window}, at or above {}",
+                percent(rate),
+                reading.window_calls,
+                percent(rules.failure_rate_alert)
+            ),
+        )
+    })
 }
 
 /// A bulkhead or a rate limiter that rejected more than
@@ -122,7 +178,7 @@ mod tests {
         }
     }
 
-    fn refusing(state: CircuitState, secs: u64) -> BreakerReading {
+    fn refusing_reading(state: CircuitState, secs: u64) -> BreakerReading {
         BreakerReading {
             state,
             outage: Some(Duration::from_secs(secs)),
@@ -150,23 +206,23 @@ mod tests {
             CircuitState::HalfOpen,
             CircuitState::ForcedOpen,
         ] {
-            let fresh = breaker(&rules, refusing(state, 300));
+            let fresh = breaker(&rules, refusing_reading(state, 300));
             assert_eq!(
                 codes(&fresh),
                 [(ReasonCode::CircuitOpen, HealthStatus::Degraded)]
             );
-            let long = breaker(&rules, refusing(state, 301));
+            let long = breaker(&rules, refusing_reading(state, 301));
             assert_eq!(
                 codes(&long),
                 [(ReasonCode::OpenTooLong, HealthStatus::Critical)]
             );
         }
         assert_eq!(
-            breaker(&rules, refusing(CircuitState::Open, 12))[0].message,
+            breaker(&rules, refusing_reading(CircuitState::Open, 12))[0].message,
             "OPEN, refusing calls for 12s; critical after 5m"
         );
         assert_eq!(
-            breaker(&rules, refusing(CircuitState::HalfOpen, 390))[0].message,
+            breaker(&rules, refusing_reading(CircuitState::HalfOpen, 390))[0].message,
             "HALF_OPEN, refusing calls for 6m30s, longer than 5m"
         );
     }
@@ -210,7 +266,7 @@ mod tests {
         let reading = BreakerReading {
             failure_rate: Some(1.0),
             window_calls: 5,
-            ..refusing(CircuitState::Open, 1)
+            ..refusing_reading(CircuitState::Open, 1)
         };
         assert_eq!(
             codes(&breaker(&HealthRules::default(), reading)),
@@ -245,6 +301,46 @@ mod tests {
         assert!(admission(&rules, None).is_empty());
         let strict = HealthRules::default().rejection_rate_alert(0.0);
         assert_eq!(admission(&strict, over(1, 1000)).len(), 1);
+    }
+
+    #[test]
+    fn a_family_names_its_refusing_keys_and_its_longest_outage_decides() {
+        let rules = HealthRules::default();
+        let reading = |secs, refusing: &[&str]| FamilyReading {
+            sum: refusing_or_closed(secs, !refusing.is_empty()),
+            keys: 10,
+            refusing: refusing
+                .iter()
+                .map(|key| (key.to_string(), CircuitState::Open))
+                .collect(),
+        };
+        assert!(breaker_family(&rules, &reading(0, &[])).is_empty());
+        let one = breaker_family(&rules, &reading(12, &["a.example"]));
+        assert_eq!(
+            codes(&one),
+            [(ReasonCode::CircuitOpen, HealthStatus::Degraded)]
+        );
+        assert_eq!(
+            one[0].message,
+            "1 of 10 keys refusing calls (a.example OPEN), the longest for 12s; critical after 5m"
+        );
+        let many = breaker_family(&rules, &reading(301, &["a", "b", "c", "d", "e"]));
+        assert_eq!(
+            codes(&many),
+            [(ReasonCode::OpenTooLong, HealthStatus::Critical)]
+        );
+        assert_eq!(
+            many[0].message,
+            "5 of 10 keys refusing calls (a OPEN, b OPEN, c OPEN, 2 more), the longest for 5m1s, longer than 5m"
+        );
+    }
+
+    fn refusing_or_closed(secs: u64, refusing: bool) -> BreakerReading {
+        if refusing {
+            refusing_reading(CircuitState::Open, secs)
+        } else {
+            closed()
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the evaluator that remembers what it saw, and the alerts.
 
 mod judge;
+mod observe;
 pub(crate) mod rules;
 mod tracker;
 mod watch;
@@ -18,9 +19,10 @@ pub use rules::HealthRules;
 use tracker::{Observation, Reading, Tracker};
 pub use watch::watch_health;
 
+use super::family;
 use crate::config::{ConfigError, PolicyKind};
 use crate::event::{emit, Event};
-use crate::Registry;
+use crate::{Bulkhead, CircuitBreaker, RateLimiter, Registry};
 
 /// How well an instance, or the whole registry, is doing; ordered from best
 /// to worst, so that the worst of several is their `max`. Serialized and
@@ -132,6 +134,9 @@ pub struct InstanceHealth {
     pub kind: PolicyKind,
     /// The instance's name.
     pub name: String,
+    /// Whether it is a keyed family, judged on its members: see
+    /// [`Registry::health`].
+    pub keyed: bool,
     /// The worst status of its reasons.
     pub status: HealthStatus,
     /// Every rule it breaks, in the order of [`ReasonCode`].
@@ -139,10 +144,16 @@ pub struct InstanceHealth {
 }
 
 impl InstanceHealth {
-    pub(crate) fn new(kind: PolicyKind, name: String, reasons: Vec<HealthReason>) -> Self {
+    pub(crate) fn new(
+        kind: PolicyKind,
+        name: String,
+        keyed: bool,
+        reasons: Vec<HealthReason>,
+    ) -> Self {
         InstanceHealth {
             kind,
             name,
+            keyed,
             status: tracker::status(&reasons),
             reasons,
         }
@@ -275,43 +286,56 @@ impl Registry {
         rules::set_in_code_checked(rules)
     }
 
-    /// Every instance the rules judge, made so far: the others have not run.
+    /// Every instance and family the rules judge, made so far: the others
+    /// have not run.
     fn observe(&self) -> Vec<Observation> {
         let mut all = Vec::new();
+        let mut push = |kind, name: &str, keyed, reading| {
+            all.push(Observation {
+                kind,
+                name: name.to_owned(),
+                keyed,
+                reading,
+            });
+        };
         for breaker in self.circuit_breakers() {
             let metrics = breaker.metrics();
-            all.push(Observation {
-                kind: PolicyKind::CircuitBreaker,
-                name: breaker.name().to_owned(),
-                reading: Reading::Breaker(judge::BreakerReading {
-                    state: metrics.state,
-                    outage: breaker.outage_duration(metrics.state),
-                    failure_rate: metrics.failure_rate,
-                    window_calls: metrics.window_calls,
-                }),
-            });
+            let outage = breaker.outage_duration(metrics.state);
+            push(
+                PolicyKind::CircuitBreaker,
+                breaker.name(),
+                false,
+                Reading::Breaker(observe::breaker(metrics, outage)),
+            );
+        }
+        for family in self.families::<CircuitBreaker>() {
+            let reading = observe::breaker_family(&family);
+            push(
+                PolicyKind::CircuitBreaker,
+                family.name(),
+                true,
+                Reading::BreakerFamily(reading),
+            );
         }
         for limiter in self.rate_limiters() {
-            let metrics = limiter.metrics();
-            all.push(Observation {
-                kind: PolicyKind::RateLimiter,
-                name: limiter.name().to_owned(),
-                reading: Reading::Admission {
-                    permitted: metrics.permitted_calls,
-                    rejected: metrics.rejected_calls,
-                },
-            });
+            let m = limiter.metrics();
+            let reading = observe::admission(m.permitted_calls, m.rejected_calls);
+            push(PolicyKind::RateLimiter, limiter.name(), false, reading);
+        }
+        for family in self.families::<RateLimiter>() {
+            let m = family::rate_limiters(&observe::each(&family, RateLimiter::metrics));
+            let reading = observe::admission(m.permitted_calls, m.rejected_calls);
+            push(PolicyKind::RateLimiter, family.name(), true, reading);
         }
         for bulkhead in self.bulkheads() {
-            let metrics = bulkhead.metrics();
-            all.push(Observation {
-                kind: PolicyKind::Bulkhead,
-                name: bulkhead.name().to_owned(),
-                reading: Reading::Admission {
-                    permitted: metrics.permitted_calls,
-                    rejected: metrics.rejected_calls,
-                },
-            });
+            let m = bulkhead.metrics();
+            let reading = observe::admission(m.permitted_calls, m.rejected_calls);
+            push(PolicyKind::Bulkhead, bulkhead.name(), false, reading);
+        }
+        for family in self.families::<Bulkhead>() {
+            let m = family::bulkheads(&observe::each(&family, Bulkhead::metrics));
+            let reading = observe::admission(m.permitted_calls, m.rejected_calls);
+            push(PolicyKind::Bulkhead, family.name(), true, reading);
         }
         all
     }

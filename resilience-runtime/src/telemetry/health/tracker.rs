@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tokio::time::Instant;
 
-use super::judge::{self, BreakerReading};
+use super::judge::{self, BreakerReading, FamilyReading};
 use super::window::{Sample, Window};
 use super::{HealthReason, HealthRules, HealthStatus, InstanceHealth};
 use crate::config::PolicyKind;
@@ -16,14 +16,18 @@ use crate::config::PolicyKind;
 pub(crate) struct Observation {
     pub(crate) kind: PolicyKind,
     pub(crate) name: String,
+    /// Whether it is a keyed family, judged on its members summed.
+    pub(crate) keyed: bool,
     pub(crate) reading: Reading,
 }
 
 /// The part of an instance's metrics the rules judge.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Reading {
     Breaker(BreakerReading),
-    /// A bulkhead's or a rate limiter's calls, since it was made.
+    BreakerFamily(FamilyReading),
+    /// A bulkhead's or a rate limiter's calls, since it was made; a
+    /// family's, summed over its members now.
     Admission {
         permitted: u64,
         rejected: u64,
@@ -47,10 +51,10 @@ struct Tracked {
     reasons: Vec<HealthReason>,
 }
 
-/// Every instance evaluated so far, by kind and name.
+/// Every instance evaluated so far, by kind, name and whether it is a family.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
-    instances: HashMap<(PolicyKind, String), Tracked>,
+    instances: HashMap<(PolicyKind, String, bool), Tracked>,
     /// The order of the latest evaluation recorded, and when it read.
     latest: u64,
     previous: Option<Instant>,
@@ -80,18 +84,20 @@ impl Tracker {
         for Observation {
             kind,
             name,
+            keyed,
             reading,
         } in observations
         {
             let tracked = self
                 .instances
-                .entry((kind, name.clone()))
+                .entry((kind, name.clone(), keyed))
                 .or_insert_with(|| Tracked {
                     window: made_after.map_or_else(Window::default, Window::from_zero_at),
                     reasons: Vec::new(),
                 });
             let reasons = match reading {
                 Reading::Breaker(reading) => judge::breaker(rules, reading),
+                Reading::BreakerFamily(reading) => judge::breaker_family(rules, &reading),
                 Reading::Admission {
                     permitted,
                     rejected,
@@ -105,7 +111,7 @@ impl Tracker {
                 }
             };
             if late {
-                judged.push(InstanceHealth::new(kind, name, reasons));
+                judged.push(InstanceHealth::new(kind, name, keyed, reasons));
                 continue;
             }
             let (from, to) = (status(&tracked.reasons), status(&reasons));
@@ -119,7 +125,7 @@ impl Tracker {
                 });
             }
             tracked.reasons = reasons.clone();
-            judged.push(InstanceHealth::new(kind, name, reasons));
+            judged.push(InstanceHealth::new(kind, name, keyed, reasons));
         }
         (judged, alerts)
     }
@@ -152,6 +158,7 @@ mod tests {
         Observation {
             kind: PolicyKind::CircuitBreaker,
             name: name.to_owned(),
+            keyed: false,
             reading: Reading::Breaker(BreakerReading {
                 state,
                 outage: open_secs.map(Duration::from_secs),
@@ -165,6 +172,7 @@ mod tests {
         Observation {
             kind: PolicyKind::Bulkhead,
             name: name.to_owned(),
+            keyed: false,
             reading: Reading::Admission {
                 permitted,
                 rejected,

@@ -1,6 +1,8 @@
 //! Publishing to the `metrics` facade: the names and labels are listed in
 //! the [module's documentation](super).
 
+mod keyable;
+
 use std::sync::Once;
 use std::time::Duration;
 
@@ -11,6 +13,11 @@ use crate::{registry, CircuitState, FallbackSource};
 /// Copies the counts and gauges of every named instance, and of every
 /// fallback, into the `metrics` facade's recorder. Cheap enough to call on
 /// each scrape: it reads atomics and takes the registry's read lock.
+///
+/// A keyed family is published under its name, its members summed; with
+/// [`set_per_key_metrics`](super::set_per_key_metrics) on, each member is
+/// published as well, with a `key` label (see the
+/// [module's documentation](super#metrics) for the cost).
 ///
 /// ```
 /// use resilience_runtime::{bulkhead, registry, telemetry};
@@ -26,44 +33,7 @@ use crate::{registry, CircuitState, FallbackSource};
 pub fn publish_metrics() {
     describe();
     let registry = registry();
-    for breaker in registry.circuit_breakers() {
-        let name = breaker.name().to_owned();
-        let metrics = breaker.metrics();
-        for state in CircuitState::ALL {
-            gauge!("resilience_circuitbreaker_state", "name" => name.clone(), "state" => label(state))
-                .set(if state == metrics.state { 1.0 } else { 0.0 });
-        }
-        for (kind, count) in [
-            ("successful", metrics.successful_calls),
-            ("failed", metrics.failed_calls),
-            ("ignored", metrics.ignored_calls),
-            ("not_permitted", metrics.not_permitted_calls),
-        ] {
-            counter!("resilience_circuitbreaker_calls_total", "name" => name.clone(), "kind" => kind)
-                .absolute(count);
-        }
-        counter!("resilience_circuitbreaker_slow_calls_total", "name" => name.clone())
-            .absolute(metrics.slow_calls);
-        if let Some(rate) = metrics.failure_rate {
-            gauge!("resilience_circuitbreaker_failure_rate", "name" => name.clone()).set(rate);
-        }
-        if let Some(rate) = metrics.slow_call_rate {
-            gauge!("resilience_circuitbreaker_slow_call_rate", "name" => name.clone()).set(rate);
-        }
-        gauge!("resilience_circuitbreaker_buffered_calls", "name" => name.clone())
-            .set(f64::from(metrics.window_calls));
-        for (from, to, count) in breaker.transitions() {
-            counter!(
-                "resilience_circuitbreaker_transitions_total",
-                "name" => name.clone(),
-                "from" => label(from),
-                "to" => label(to)
-            )
-            .absolute(count);
-        }
-        counter!("resilience_circuitbreaker_open_seconds_total", "name" => name)
-            .absolute(metrics.open_duration.as_secs());
-    }
+    keyable::breakers(registry);
     for retry in registry.retries() {
         let name = retry.name().to_owned();
         let metrics = retry.metrics();
@@ -81,36 +51,8 @@ pub fn publish_metrics() {
         }
         counter!("resilience_retry_attempts_total", "name" => name).absolute(metrics.attempts);
     }
-    for bulkhead in registry.bulkheads() {
-        let name = bulkhead.name().to_owned();
-        let metrics = bulkhead.metrics();
-        gauge!("resilience_bulkhead_available_concurrent_calls", "name" => name.clone())
-            .set(metrics.available_concurrent_calls as f64);
-        gauge!("resilience_bulkhead_max_allowed_concurrent_calls", "name" => name.clone())
-            .set(metrics.max_allowed_concurrent_calls as f64);
-        for (kind, count) in [
-            ("permitted", metrics.permitted_calls),
-            ("rejected", metrics.rejected_calls),
-        ] {
-            counter!("resilience_bulkhead_calls_total", "name" => name.clone(), "kind" => kind)
-                .absolute(count);
-        }
-    }
-    for limiter in registry.rate_limiters() {
-        let name = limiter.name().to_owned();
-        let metrics = limiter.metrics();
-        gauge!("resilience_ratelimiter_available_permissions", "name" => name.clone())
-            .set(metrics.available_permissions);
-        gauge!("resilience_ratelimiter_waiting_calls", "name" => name.clone())
-            .set(metrics.waiting_calls as f64);
-        for (kind, count) in [
-            ("permitted", metrics.permitted_calls),
-            ("rejected", metrics.rejected_calls),
-        ] {
-            counter!("resilience_ratelimiter_calls_total", "name" => name.clone(), "kind" => kind)
-                .absolute(count);
-        }
-    }
+    keyable::bulkheads(registry);
+    keyable::rate_limiters(registry);
     for limiter in registry.time_limiters() {
         let name = limiter.name().to_owned();
         let metrics = limiter.metrics();

@@ -2,6 +2,8 @@
 //! kind, name, state, counts and rates, and its settings in force with their
 //! origins; and every fallback's counts.
 
+mod keyed;
+
 use std::time::Duration;
 
 use serde::ser::{SerializeMap, Serializer};
@@ -76,6 +78,37 @@ pub struct InstanceSnapshot {
     pub settings: Vec<Setting>,
     /// The annotated functions that use it, in source order.
     pub call_sites: Vec<CallSite>,
+    /// Whether this is a keyed family: then `metrics` are its members'
+    /// summed (see `docs/health.md`), and `state` is `null`.
+    pub keyed: bool,
+    /// For a family, how many keys have a member now; `null` otherwise.
+    pub keys: Option<usize>,
+    /// For a family, how many members were dropped to keep within
+    /// `max_keys`; `null` otherwise.
+    pub evicted: Option<u64>,
+    /// For a family of circuit breakers, how many members are in each
+    /// state, as an object from each state (as it displays) to its count;
+    /// `null` otherwise.
+    #[serde(serialize_with = "member_states")]
+    pub member_states: Option<Vec<(CircuitState, usize)>>,
+    /// For a family, each member by key, with
+    /// [`set_per_key_metrics`](super::set_per_key_metrics) on; `null` with it
+    /// off (the default) and for a plain instance.
+    pub members: Option<Vec<MemberSnapshot>>,
+}
+
+/// One member of a keyed family at one moment, in
+/// [`InstanceSnapshot::members`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemberSnapshot {
+    /// The member's key.
+    pub key: String,
+    /// A circuit breaker's state, as for an instance; `null` for the other kinds.
+    #[serde(serialize_with = "state")]
+    pub state: Option<CircuitState>,
+    /// Its metrics, as for an instance.
+    pub metrics: PolicyMetrics,
 }
 
 /// One instance's metrics, by kind. Serialized as one flat object whose
@@ -191,6 +224,20 @@ impl Serialize for Grammar {
     }
 }
 
+fn member_states<S: Serializer>(
+    states: &Option<Vec<(CircuitState, usize)>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let Some(states) = states else {
+        return serializer.serialize_none();
+    };
+    let mut map = serializer.serialize_map(Some(states.len()))?;
+    for (state, count) in states {
+        map.serialize_entry(&state.to_string(), count)?;
+    }
+    map.end()
+}
+
 fn state<S: Serializer>(state: &Option<CircuitState>, serializer: S) -> Result<S::Ok, S::Error> {
     match state {
         Some(state) => serializer.collect_str(state),
@@ -244,7 +291,10 @@ impl Registry {
     /// settings in force, and every fallback's counts, as one
     /// `serde::Serialize` value (the JSON of `GET /resilience/snapshot`).
     /// A declared instance that nothing has used yet is made now, with its
-    /// declared settings, so that it can be read.
+    /// declared settings, so that it can be read. A keyed family is one
+    /// entry, its members' metrics summed, each member listed only with
+    /// [`set_per_key_metrics`](crate::telemetry::set_per_key_metrics); no
+    /// family is made for it.
     ///
     /// ```
     /// use resilience_runtime::{bulkhead, registry};
@@ -268,6 +318,9 @@ impl Registry {
             .instances()
             .into_iter()
             .map(|info| {
+                if info.keyed {
+                    return self.read_family(info);
+                }
                 let (state, metrics) = self.read_metrics(info.kind, &info.name);
                 InstanceSnapshot {
                     kind: info.kind,
@@ -276,6 +329,11 @@ impl Registry {
                     metrics,
                     settings: info.settings,
                     call_sites: info.call_sites,
+                    keyed: false,
+                    keys: None,
+                    evicted: None,
+                    member_states: None,
+                    members: None,
                 }
             })
             .collect();
