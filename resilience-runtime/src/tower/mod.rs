@@ -79,9 +79,13 @@
 //!     Err(StockError::Down)
 //! }
 //!
-//! // As `#[retry] #[circuit_breaker(name = "docs-inventory")]`: the retry outermost.
+//! // As `#[retry(on = ...)] #[circuit_breaker(name = "docs-inventory")]`:
+//! // the retry outermost, retrying the service's errors but no refusal.
+//! let retry = RetryLayer::from_config("docs-stock", RetryConfig::default().max_attempts(2))
+//!     .unwrap()
+//!     .on(|error: &BoxError| error.downcast_ref::<Error>().is_none());
 //! let client = ServiceBuilder::new()
-//!     .layer(RetryLayer::from_config("docs-stock", RetryConfig::default().max_attempts(2)).unwrap())
+//!     .layer(retry)
 //!     .layer(CircuitBreakerLayer::named("docs-inventory"))
 //!     .service(service_fn(|sku: u32| async move { Ok::<_, BoxError>(sku * 10) }));
 //! assert_eq!(client.clone().oneshot(1).await.unwrap(), 10);
