@@ -49,7 +49,7 @@ fn seconds(wait: Duration) -> Option<HeaderValue> {
 
 /// The answer for an error of the tower layers (feature `tower`), or of any
 /// service whose error is a `BoxError`: a policy's refusal as
-/// [`Error`'s `IntoResponse`](Error#impl-IntoResponse-for-Error) maps it,
+/// [`Error`]'s `IntoResponse` maps it,
 /// anything else a 500 whose body does not reveal the error.
 ///
 /// Use it with `axum::error_handling::HandleErrorLayer`, through
