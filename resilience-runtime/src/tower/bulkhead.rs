@@ -31,7 +31,7 @@ use crate::{registry, Bulkhead, ConfigError, Error, Name};
 /// use resilience_runtime::bulkhead::BulkheadConfig;
 /// use resilience_runtime::tower::{BoxError, BulkheadLayer};
 /// use resilience_runtime::Error;
-/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+/// use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
 ///
 /// let layer = BulkheadLayer::from_config("docs-reports", BulkheadConfig::default().max_concurrent(1)).unwrap();
 /// let service = ServiceBuilder::new()
