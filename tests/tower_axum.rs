@@ -16,10 +16,8 @@ use tower::ServiceBuilder;
 
 #[tokio::test]
 async fn a_rate_limited_route_answers_429_with_retry_after() {
-    // One token, the next in 1.5 s: Retry-After rounds it up to 2.
-    let config = RateLimiterConfig::default()
-        .max_tokens(1)
-        .refill_rate(1.0 / 1.5);
+    // One token, the next in 100 s: Retry-After is what is left, rounded up.
+    let config = RateLimiterConfig::default().max_tokens(1).refill_rate(0.01);
     let app = Router::new()
         .route("/search", get(|| async { "results" }))
         .layer(
@@ -38,7 +36,15 @@ async fn a_rate_limited_route_answers_429_with_retry_after() {
 
     let second = client.get(server.url("/search")).send().await.unwrap();
     assert_eq!(second.status(), 429);
-    assert_eq!(second.headers()["retry-after"], "2");
+    let retry_after: u64 = second.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (99..=100).contains(&retry_after),
+        "whole seconds, rounded up: {retry_after}"
+    );
     let body: serde_json::Value = second.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("tower-http-rate"));
     server.stop().await;
