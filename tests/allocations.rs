@@ -311,3 +311,113 @@ fn an_existing_key_allocates_nothing_whatever_its_type() {
     assert_eq!(sync_allocations(|| keyed_sync("a.example", 42, address)), 0);
     assert_eq!(async_allocations(|| keyed_async("a.example")), 0);
 }
+
+#[cfg(feature = "tower")]
+mod tower_layers {
+    use std::time::Duration;
+
+    use resilience_runtime::bulkhead::BulkheadConfig;
+    use resilience_runtime::rate_limiter::RateLimiterConfig;
+    use resilience_runtime::retry::RetryConfig;
+    use resilience_runtime::time_limiter::TimeLimiterConfig;
+    use resilience_runtime::tower::{
+        BoxError, BulkheadLayer, CircuitBreakerLayer, FallbackLayer, RateLimiterLayer, RetryLayer,
+        TimeLimiterLayer,
+    };
+    use tower::{service_fn, Layer, Service, ServiceBuilder};
+
+    use super::{allocations_during, poll_to_completion, Context, Poll, Waker};
+
+    fn answer(n: u32) -> std::future::Ready<Result<u32, BoxError>> {
+        std::future::ready(Ok(n))
+    }
+
+    /// Allocations made by 100 ready-and-called requests through `layer`
+    /// around a service that answers at once, after a first one.
+    fn layer_allocations<L>(layer: L) -> u64
+    where
+        L: Layer<tower::util::ServiceFn<fn(u32) -> std::future::Ready<Result<u32, BoxError>>>>,
+        L::Service: Service<u32, Response = u32, Error = BoxError>,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let _context = runtime.enter();
+        let mut service = layer.layer(service_fn(answer as fn(u32) -> _));
+        let call = |service: &mut L::Service| {
+            let ready = service.poll_ready(&mut Context::from_waker(Waker::noop()));
+            assert!(matches!(ready, Poll::Ready(Ok(()))));
+            assert_eq!(poll_to_completion(service.call(7)).unwrap(), 7);
+        };
+        call(&mut service);
+        allocations_during(|| {
+            for _ in 0..100 {
+                call(&mut service);
+            }
+        })
+    }
+
+    fn retry() -> RetryLayer {
+        let config = RetryConfig::default().delay(Duration::from_millis(10));
+        RetryLayer::from_config("alloc-tower-retry", config).unwrap()
+    }
+
+    fn rate_limiter() -> RateLimiterLayer {
+        let config = RateLimiterConfig::default()
+            .max_tokens(1000)
+            .refill_rate(1000.0)
+            .max_wait(Duration::from_millis(10));
+        RateLimiterLayer::from_config("alloc-tower-rate", config).unwrap()
+    }
+
+    fn bulkhead(max_wait: Duration) -> BulkheadLayer {
+        let config = BulkheadConfig::default().max_wait(max_wait);
+        BulkheadLayer::from_config("alloc-tower-bulkhead", config).unwrap()
+    }
+
+    fn time_limiter() -> TimeLimiterLayer {
+        let config = TimeLimiterConfig::default().timeout(Duration::from_secs(1));
+        TimeLimiterLayer::from_config("alloc-tower-timeout", config).unwrap()
+    }
+
+    fn fallback() -> FallbackLayer<fn(BoxError) -> Result<u32, BoxError>> {
+        FallbackLayer::new(|_| Ok(0))
+    }
+
+    #[test]
+    fn each_layer_allocates_nothing_on_success() {
+        assert_eq!(layer_allocations(retry()), 0, "retry");
+        assert_eq!(
+            layer_allocations(CircuitBreakerLayer::named("alloc-tower-breaker")),
+            0,
+            "circuit breaker"
+        );
+        assert_eq!(
+            layer_allocations(rate_limiter()),
+            0,
+            "rate limiter, with a max_wait"
+        );
+        assert_eq!(layer_allocations(bulkhead(Duration::ZERO)), 0, "bulkhead");
+        assert_eq!(
+            layer_allocations(bulkhead(Duration::from_millis(10))),
+            0,
+            "bulkhead, with a max_wait"
+        );
+        assert_eq!(layer_allocations(time_limiter()), 0, "time limiter");
+        assert_eq!(layer_allocations(fallback()), 0, "fallback");
+    }
+
+    #[test]
+    fn a_stack_of_all_six_layers_allocates_nothing_on_success() {
+        let stack = ServiceBuilder::new()
+            .layer(fallback())
+            .layer(retry())
+            .layer(CircuitBreakerLayer::named("alloc-tower-stack"))
+            .layer(rate_limiter())
+            .layer(bulkhead(Duration::from_millis(10)))
+            .layer(time_limiter())
+            .into_inner();
+        assert_eq!(layer_allocations(stack), 0);
+    }
+}

@@ -83,6 +83,8 @@ mod stats;
 mod sync;
 pub mod telemetry;
 pub mod time_limiter;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 #[cfg(feature = "axum")]
 #[path = "http/mod.rs"]

@@ -396,17 +396,37 @@ impl RateLimiter {
         f().await
     }
 
+    /// Takes a token if there is one now, counting no refusal when there is
+    /// none: the tower layer's fast path, before it waits with [`acquire`](Self::acquire).
+    #[cfg(feature = "tower")]
+    #[inline]
+    pub(crate) fn take_free(&self) -> bool {
+        let free = self.advance(self.settings.get(), 0).is_ok();
+        if free {
+            self.permit(0);
+        }
+        free
+    }
+
     /// Takes the next token if it comes within `max_wait` nanoseconds; returns
     /// how long until it does.
     #[inline]
     fn reserve(&self, settings: &Settings, max_wait: u64) -> Result<u64, Error> {
+        self.advance(settings, max_wait)
+            .map_err(|wait| self.reject(settings.retry_after(wait)))
+    }
+
+    /// [`reserve`](Self::reserve) without the refusal: `Err` holds the wait
+    /// for the token that was not taken.
+    #[inline]
+    fn advance(&self, settings: &Settings, max_wait: u64) -> Result<u64, u64> {
         let now = settings.now(&self.clock);
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
             let next = tat.max(now).saturating_add(settings.interval);
             let wait = next.saturating_sub(now.saturating_add(settings.burst));
             if wait > max_wait {
-                return Err(self.reject(settings.retry_after(wait)));
+                return Err(wait);
             }
             match self
                 .tat

@@ -37,6 +37,7 @@ mod admin;
 mod auth;
 mod json;
 mod read;
+mod rejection;
 mod reload;
 mod reply;
 
@@ -44,6 +45,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use auth::InvalidAdminToken;
+pub use rejection::{handle_rejection, rejection_response};
 
 /// The read-only routes: `GET /health/resilience`, `GET /resilience/instances`
 /// and `GET /resilience/snapshot`. See [`routes_with_metrics`] for a
