@@ -33,7 +33,7 @@ OUTCOME_GROUPS = {"hedge_long_tail"}
 
 
 def is_ours(bench):
-    return bench.startswith("attribute") or bench.startswith("runtime_api")
+    return bench.startswith(("attribute", "runtime_api", "layer"))
 
 
 def fmt(ns):
