@@ -321,8 +321,8 @@ mod tower_layers {
     use resilience_runtime::retry::RetryConfig;
     use resilience_runtime::time_limiter::TimeLimiterConfig;
     use resilience_runtime::tower::{
-        BoxError, BulkheadLayer, CircuitBreakerLayer, FallbackLayer, RateLimiterLayer, RetryLayer,
-        TimeLimiterLayer,
+        BoxError, BulkheadLayer, CircuitBreakerLayer, FallbackLayer, KeyedLayer, RateLimiterLayer,
+        RetryLayer, TimeLimiterLayer,
     };
     use tower::{service_fn, Layer, Service, ServiceBuilder};
 
@@ -406,6 +406,29 @@ mod tower_layers {
         );
         assert_eq!(layer_allocations(time_limiter()), 0, "time limiter");
         assert_eq!(layer_allocations(fallback()), 0, "fallback");
+    }
+
+    /// Every request for one tenant: an existing key after the first call.
+    fn one_tenant(_: &u32) -> Option<&str> {
+        Some("acme")
+    }
+
+    #[test]
+    fn each_keyed_layer_allocates_nothing_for_an_existing_key() {
+        let breaker = KeyedLayer::circuit_breaker("alloc-tower-keyed-breaker", one_tenant);
+        assert_eq!(layer_allocations(breaker), 0, "circuit breaker");
+        resilience_runtime::registry()
+            .configure_rate_limiter(
+                "alloc-tower-keyed-limiter",
+                RateLimiterConfig::default()
+                    .max_tokens(1000)
+                    .refill_rate(1000.0),
+            )
+            .unwrap();
+        let limiter = KeyedLayer::rate_limiter("alloc-tower-keyed-limiter", one_tenant);
+        assert_eq!(layer_allocations(limiter), 0, "rate limiter");
+        let bulkhead = KeyedLayer::bulkhead("alloc-tower-keyed-bulkhead", one_tenant);
+        assert_eq!(layer_allocations(bulkhead), 0, "bulkhead");
     }
 
     #[test]

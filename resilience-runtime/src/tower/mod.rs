@@ -11,6 +11,7 @@
 //! | [`RateLimiterLayer`] | a [`RateLimiter`](crate::RateLimiter) | |
 //! | [`TimeLimiterLayer`] | a [`TimeLimiter`](crate::TimeLimiter) | |
 //! | [`FallbackLayer`] | a closure from the error to an answer | |
+//! | [`KeyedLayer`] | a keyed family and a key function of the request | `S: Clone` |
 //!
 //! Each policy layer has three constructors: `new(Arc<Policy>)`,
 //! `named("name")` (the registry's instance, the one
@@ -102,6 +103,7 @@
 mod bulkhead;
 mod circuit_breaker;
 mod fallback;
+mod keyed;
 mod rate_limiter;
 mod retry;
 mod time_limiter;
@@ -110,6 +112,7 @@ mod unbound;
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
 pub use circuit_breaker::{CircuitBreakerFuture, CircuitBreakerLayer, CircuitBreakerService};
 pub use fallback::{FallbackFuture, FallbackLayer, FallbackService};
+pub use keyed::{KeyedFuture, KeyedLayer, KeyedService};
 pub use rate_limiter::{RateLimiterFuture, RateLimiterLayer, RateLimiterService};
 pub use retry::{RetryFuture, RetryLayer, RetryService};
 pub use time_limiter::{TimeLimiterFuture, TimeLimiterLayer, TimeLimiterService};
