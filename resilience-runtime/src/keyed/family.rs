@@ -29,9 +29,9 @@ use crate::Name;
 /// breaker or a bucket still refilling is dropped only when every other
 /// member is busy too. Eviction works in batches of a sixteenth of
 /// `max_keys`, so its scan is paid once per that many new keys; a dropped
-/// key starts afresh on its next call. Between a new key's insertion and its
-/// eviction pass, concurrent inserts can exceed `max_keys` by one member per
-/// inserting thread.
+/// key starts afresh on its next call. New keys are made one at a time, each
+/// followed by its eviction pass, so a reader sees at most `max_keys + 1`
+/// members, for the moment between the two.
 ///
 /// ```
 /// use resilience_runtime::registry;
@@ -80,7 +80,7 @@ impl<P: Keyed> Family<P> {
     #[cold]
     #[inline(never)]
     fn insert(&self, key: &str) -> Arc<P> {
-        let config = self.config();
+        let config = self.lock_config();
         let members = self.members.pin();
         let member = members.get_or_insert_with(key.into(), || {
             let name = Name::from(format!("{}[{key}]", self.name));
@@ -169,7 +169,11 @@ impl<P: Policy> Family<P> {
     }
 
     /// The settings every member has, and new members get.
-    pub fn config(&self) -> MutexGuard<'_, P::Config> {
+    pub fn config(&self) -> P::Config {
+        self.lock_config().clone()
+    }
+
+    fn lock_config(&self) -> MutexGuard<'_, P::Config> {
         self.config.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -178,7 +182,7 @@ impl<P: Policy> Family<P> {
     pub fn reconfigure(&self, config: P::Config) -> Result<(), ConfigError> {
         use crate::config::schema::Settings;
         config.check()?;
-        let mut current = self.config();
+        let mut current = self.lock_config();
         for member in self.members.pin().values() {
             member.policy().reconfigure(config.clone())?;
         }

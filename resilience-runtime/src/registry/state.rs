@@ -272,15 +272,21 @@ impl<P: Policy> Kind<P> {
         file.effective(name, inline, self.code.get(name))
     }
 
+    /// `name` as an instance keeps it: a declared name is a literal, which
+    /// rejections copy instead of counting references.
+    fn owned_name(&self, name: &str) -> Name {
+        match self.declared.get_key_value(name) {
+            Some((declared, _)) => (*declared).into(),
+            None => name.to_owned().into(),
+        }
+    }
+
     /// The keyed family named `name`, made now with its settings if there is none yet.
     pub(crate) fn family(&mut self, file: &Layers, name: &str) -> Arc<Family<P>> {
         if let Some(family) = self.families.get(name) {
             return family.clone();
         }
-        let owned: Name = match self.declared.get_key_value(name) {
-            Some((declared, _)) => (*declared).into(),
-            None => name.to_owned().into(),
-        };
+        let owned = self.owned_name(name);
         let mut config = self.effective(file, name).config;
         if config.check().is_err() {
             // As for an instance: settings the file never judged for this name.
@@ -296,11 +302,7 @@ impl<P: Policy> Kind<P> {
         if let Some(policy) = self.instances.get(name) {
             return policy.clone();
         }
-        // A declared name is a literal: rejections copy it instead of counting references.
-        let owned: Name = match self.declared.get_key_value(name) {
-            Some((declared, _)) => (*declared).into(),
-            None => name.to_owned().into(),
-        };
+        let owned = self.owned_name(name);
         let config = self.effective(file, name).config;
         let policy = match P::create(owned.clone(), config) {
             Ok(policy) => policy,

@@ -58,47 +58,45 @@ pub struct KeyedLayer<P: Keyed, L, F> {
     layer: fn(Arc<P>) -> L,
 }
 
-impl<F: Clone> KeyedLayer<CircuitBreaker, CircuitBreakerLayer, F> {
-    /// A breaker per key, from the registry's family `name`.
-    pub fn circuit_breaker<Request>(name: &str, key: F) -> Self
-    where
-        F: for<'a> Fn(&'a Request) -> Option<&'a str>,
-    {
-        KeyedLayer {
-            family: registry().circuit_breaker_family(name),
-            key,
-            layer: CircuitBreakerLayer::new,
+macro_rules! constructor {
+    ($policy:ty, $layer:ident, $constructor:ident, $family:ident, $what:literal) => {
+        impl<F: Clone> KeyedLayer<$policy, $layer, F> {
+            #[doc = concat!("A ", $what, " per key, from the registry's family `name`.")]
+            pub fn $constructor<Request>(name: &str, key: F) -> Self
+            where
+                F: for<'a> Fn(&'a Request) -> Option<&'a str>,
+            {
+                KeyedLayer {
+                    family: registry().$family(name),
+                    key,
+                    layer: $layer::new,
+                }
+            }
         }
-    }
+    };
 }
 
-impl<F: Clone> KeyedLayer<RateLimiter, RateLimiterLayer, F> {
-    /// A rate limiter per key, from the registry's family `name`.
-    pub fn rate_limiter<Request>(name: &str, key: F) -> Self
-    where
-        F: for<'a> Fn(&'a Request) -> Option<&'a str>,
-    {
-        KeyedLayer {
-            family: registry().rate_limiter_family(name),
-            key,
-            layer: RateLimiterLayer::new,
-        }
-    }
-}
-
-impl<F: Clone> KeyedLayer<Bulkhead, BulkheadLayer, F> {
-    /// A bulkhead per key, from the registry's family `name`.
-    pub fn bulkhead<Request>(name: &str, key: F) -> Self
-    where
-        F: for<'a> Fn(&'a Request) -> Option<&'a str>,
-    {
-        KeyedLayer {
-            family: registry().bulkhead_family(name),
-            key,
-            layer: BulkheadLayer::new,
-        }
-    }
-}
+constructor!(
+    CircuitBreaker,
+    CircuitBreakerLayer,
+    circuit_breaker,
+    circuit_breaker_family,
+    "circuit breaker"
+);
+constructor!(
+    RateLimiter,
+    RateLimiterLayer,
+    rate_limiter,
+    rate_limiter_family,
+    "rate limiter"
+);
+constructor!(
+    Bulkhead,
+    BulkheadLayer,
+    bulkhead,
+    bulkhead_family,
+    "bulkhead"
+);
 
 impl<P: Keyed, L, F> KeyedLayer<P, L, F> {
     /// The family whose members guard the calls.
