@@ -221,3 +221,53 @@ fn busy_members_outlast_idle_ones_and_recent_ones_outlast_old_ones() {
         "the same instance, not a fresh one"
     );
 }
+
+#[rate_limiter(name = "keyed-reload-tokens", key = tenant, max_tokens = 4, refill_rate = 0.0)]
+fn quota(tenant: &str) -> Result<(), AppError> {
+    Ok(())
+}
+
+#[test]
+fn a_reload_keeps_each_members_tokens_and_new_members_get_the_new_bucket() {
+    let family = registry().rate_limiter_family("keyed-reload-tokens");
+    for _ in 0..3 {
+        quota("spent").unwrap();
+    }
+    quota("fresh").unwrap();
+    family
+        .reconfigure(RateLimiterConfig::default().max_tokens(2).refill_rate(0.0))
+        .unwrap();
+    let tokens = |key: &str| family.find(key).unwrap().available_tokens();
+    assert_eq!(tokens("spent"), 1.0, "4 - 3 taken, under the new 2");
+    assert_eq!(tokens("fresh"), 2.0, "4 - 1 taken, capped at the new 2");
+    quota("new").unwrap();
+    assert_eq!(tokens("new"), 1.0, "a new member's bucket has the new size");
+    quota("spent").unwrap();
+    assert!(matches!(
+        quota("spent"),
+        Err(AppError::Resilience(Error::RateLimited { .. }))
+    ));
+}
+
+#[rate_limiter(name = "keyed-waiting", key = tenant, max_tokens = 1, refill_rate = 1.0, max_wait = "2s")]
+async fn waited(tenant: &str) -> Result<(), AppError> {
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_call_waits_for_its_token_within_max_wait() {
+    let start = tokio::time::Instant::now();
+    waited("patient").await.unwrap();
+    waited("patient").await.unwrap();
+    assert_eq!(
+        start.elapsed().as_secs(),
+        1,
+        "the second waited a second for its token"
+    );
+    waited("other").await.unwrap();
+    assert_eq!(
+        start.elapsed().as_secs(),
+        1,
+        "another tenant's token was there"
+    );
+}

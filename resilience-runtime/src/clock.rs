@@ -18,12 +18,17 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::time::Instant;
 
 /// A policy's time origin.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Epoch(Source);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Source {
-    Counter { clock: quanta::Clock, origin: u64 },
+    // The process's clock by reference: a policy's own copy of its
+    // calibration would be another cache line to miss in a keyed family.
+    Counter {
+        clock: &'static quanta::Clock,
+        origin: u64,
+    },
     Tokio(Instant),
 }
 
@@ -32,7 +37,7 @@ impl Epoch {
         if tokio_clock_is_paused() {
             return Epoch(Source::Tokio(Instant::now()));
         }
-        let clock = counter().clone();
+        let clock = counter();
         Epoch(Source::Counter {
             origin: clock.raw(),
             clock,

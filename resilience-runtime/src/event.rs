@@ -167,6 +167,8 @@ type Registered<F> = Vec<(ListenerId, Arc<F>)>;
 /// Listeners, copied on write: notifying clones one `Arc` and calls every
 /// listener with no lock held, so a listener may register or remove
 /// listeners, or call back into the policy that notified it.
+// `any`, read by every call, leads.
+#[repr(C)]
 pub(crate) struct Listeners<F: ?Sized> {
     any: AtomicBool,
     list: RwLock<Option<Arc<Registered<F>>>>,

@@ -29,6 +29,8 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A block of settings `T` that is read lock-free and replaced under a lock.
+// `current`, read by every call, leads.
+#[repr(C)]
 pub(crate) struct Live<T> {
     current: AtomicPtr<T>,
     /// Every block published, the current one last; only ever appended to.
@@ -37,7 +39,12 @@ pub(crate) struct Live<T> {
 
 impl<T> Live<T> {
     pub(crate) fn new(settings: T) -> Self {
-        let block = Arc::new(settings);
+        Self::shared(Arc::new(settings))
+    }
+
+    /// Settings in a block that other policies may hold too: the members of
+    /// a keyed family share theirs, so that it stays in cache.
+    pub(crate) fn shared(block: Arc<T>) -> Self {
         Live {
             current: AtomicPtr::new(Arc::as_ptr(&block).cast_mut()),
             blocks: Mutex::new(vec![block]),
@@ -49,30 +56,41 @@ impl<T> Live<T> {
     pub(crate) fn get(&self) -> &T {
         let current = self.current.load(Ordering::Acquire);
         // SAFETY: `current` always points into a block of `self.blocks` (set
-        // from one in `new` and `update`, with the Release store that pairs
-        // with the Acquire load above, so the block's contents are visible).
-        // Blocks are never removed, mutated or given out mutably, and are
-        // dropped only with `self`, which the returned borrow cannot outlive.
+        // from one in `shared` and `replace`, with the Release store that
+        // pairs with the Acquire load above, so the block's contents are
+        // visible). Blocks are never removed, mutated or given out mutably,
+        // and are dropped only with `self`, which the returned borrow cannot
+        // outlive.
         unsafe { &*current }
+    }
+
+    /// The block in force now, to share.
+    pub(crate) fn block(&self) -> Arc<T> {
+        let blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(blocks.last().expect("a block from the start"))
     }
 
     /// Publishes the block `next` makes of the one in force, unless it
     /// returns `None`; reloads are serialised, so `next` sees the latest
     /// block and whatever it does besides happens in the same order as the
     /// publications. Returns whether a block was published.
-    pub(crate) fn update(&self, next: impl FnOnce(&T) -> Option<T>) -> bool {
+    pub(crate) fn replace(&self, next: impl FnOnce(&T) -> Option<Arc<T>>) -> bool {
         let mut blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(current) = blocks.last() else {
             return false;
         };
-        let Some(settings) = next(current) else {
+        let Some(block) = next(current) else {
             return false;
         };
-        let block = Arc::new(settings);
         self.current
             .store(Arc::as_ptr(&block).cast_mut(), Ordering::Release);
         blocks.push(block);
         true
+    }
+
+    /// As [`replace`](Self::replace), with a block of its own.
+    pub(crate) fn update(&self, next: impl FnOnce(&T) -> Option<T>) -> bool {
+        self.replace(|current| next(current).map(Arc::new))
     }
 }
 

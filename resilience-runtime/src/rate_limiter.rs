@@ -107,18 +107,20 @@ impl RateLimiterConfig {
 /// }
 /// ```
 #[derive(Debug)]
+// What a permitted call reads and writes comes first, in one aligned cache
+// line: a keyed family's members are cold in cache, each line another miss.
+#[repr(C, align(64))]
 pub struct RateLimiter {
-    /// The theoretical arrival time, in nanoseconds of `clock`.
+    /// The theoretical arrival time, in nanoseconds of the settings' clock.
     tat: AtomicU64,
-    settings: Live<Settings>,
-    clock: Epoch,
-    name: Name,
     permitted: PerThreadCounter,
+    listeners: Listeners<EventListener>,
+    settings: Live<Settings>,
+    name: Name,
     waited: Counter,
     rejected: Counter,
     /// Callers sleeping until their token comes.
     waiting: AtomicU64,
-    listeners: Listeners<EventListener>,
 }
 
 type EventListener = dyn Fn(&RateLimiterEvent) + Send + Sync;
@@ -168,10 +170,13 @@ struct Settings {
     /// stands still at zero, with one-unit intervals, counts the tokens taken.
     fixed_quota: bool,
     config: RateLimiterConfig,
+    /// Here rather than in the limiter, so that the members of a keyed
+    /// family, which share one block, share the one cache line too.
+    clock: Epoch,
 }
 
 impl Settings {
-    fn new(config: RateLimiterConfig) -> Self {
+    fn new(config: RateLimiterConfig, clock: Epoch) -> Self {
         let fixed_quota = config.refill_rate == 0.0;
         // Rounded up, so that the limiter never lets more through than the rate.
         let interval = if fixed_quota {
@@ -190,16 +195,17 @@ impl Settings {
             },
             fixed_quota,
             config,
+            clock,
         }
     }
 
     /// The time the bucket is judged at: the clock, or zero for a fixed quota.
     #[inline]
-    fn now(&self, clock: &Epoch) -> u64 {
+    fn now(&self) -> u64 {
         if self.fixed_quota {
             0
         } else {
-            clock.nanos()
+            self.clock.nanos()
         }
     }
 
@@ -232,17 +238,25 @@ impl RateLimiter {
     /// A rate limiter named `name` with a full bucket.
     pub fn new(name: impl Into<Name>, config: RateLimiterConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(RateLimiter {
+        Ok(Self::sharing(
+            name.into(),
+            Arc::new(Settings::new(config, Epoch::now())),
+        ))
+    }
+
+    /// A limiter with a full bucket and the settings block `settings`, which
+    /// other limiters may share.
+    fn sharing(name: Name, settings: Arc<Settings>) -> Self {
+        RateLimiter {
             tat: AtomicU64::new(0),
-            settings: Live::new(Settings::new(config)),
-            clock: Epoch::now(),
-            name: name.into(),
+            settings: Live::shared(settings),
+            name,
             permitted: PerThreadCounter::new(),
             waited: Counter::default(),
             rejected: Counter::default(),
             waiting: AtomicU64::new(0),
             listeners: Listeners::new(),
-        })
+        }
     }
 
     /// The limiter's name.
@@ -259,7 +273,7 @@ impl RateLimiter {
     /// Tokens in the bucket right now, with the fraction of the next one.
     pub fn available_tokens(&self) -> f64 {
         let settings = self.settings.get();
-        let now = settings.now(&self.clock);
+        let now = settings.now();
         settings
             .tokens(self.tat.load(Ordering::Acquire), now)
             .max(0.0)
@@ -284,22 +298,41 @@ impl RateLimiter {
     /// ```
     pub fn reconfigure(&self, config: RateLimiterConfig) -> Result<(), ConfigError> {
         config.validate()?;
-        self.settings.update(|current| {
-            if current.config == config {
-                return None;
-            }
-            let next = Settings::new(config);
-            // Calls racing this swap may be judged by either setting; the
-            // tokens themselves are converted in one atomic step.
-            let _ = self
-                .tat
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
-                    let tokens = current.tokens(tat, current.now(&self.clock));
-                    Some(next.arrival(tokens, next.now(&self.clock)))
-                });
-            Some(next)
+        self.settings.replace(|current| {
+            (current.config != config)
+                .then(|| self.converted(current, Settings::new(config, current.clock.clone())))
         });
         Ok(())
+    }
+
+    /// Moves the bucket from the settings `current` to `next`, keeping its
+    /// tokens, and returns `next` to be published.
+    fn converted(&self, current: &Settings, next: impl Into<Arc<Settings>>) -> Arc<Settings> {
+        let next = next.into();
+        // Calls racing this swap may be judged by either setting; the
+        // tokens themselves are converted in one atomic step.
+        let _ = self
+            .tat
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                let tokens = current.tokens(tat, current.now());
+                Some(next.arrival(tokens, next.now()))
+            });
+        next
+    }
+
+    /// A limiter named `name` with a full bucket and this one's settings
+    /// block: a keyed family's new member.
+    pub(crate) fn sibling(&self, name: Name) -> Self {
+        Self::sharing(name, self.settings.block())
+    }
+
+    /// Takes `sibling`'s settings block, which it was just given: a keyed
+    /// family's reload.
+    pub(crate) fn follow(&self, sibling: &Self) {
+        let next = sibling.settings.block();
+        self.settings.replace(|current| {
+            (!std::ptr::eq(current, &*next)).then(|| self.converted(current, next))
+        });
     }
 
     /// Calls rejected so far.
@@ -397,10 +430,11 @@ impl RateLimiter {
     }
 
     /// Takes a token if there is one now, counting no refusal when there is
-    /// none: the tower layer's fast path, before it waits with [`acquire`](Self::acquire).
-    #[cfg(feature = "tower")]
+    /// none: the fast path of a caller that otherwise goes on to
+    /// [`acquire`](Self::acquire) (or [`acquire_blocking`](Self::acquire_blocking)),
+    /// which counts the refusal if there is one.
     #[inline]
-    pub(crate) fn take_free(&self) -> bool {
+    pub fn take_free(&self) -> bool {
         let free = self.advance(self.settings.get(), 0).is_ok();
         if free {
             self.permit(0);
@@ -420,7 +454,7 @@ impl RateLimiter {
     /// for the token that was not taken.
     #[inline]
     fn advance(&self, settings: &Settings, max_wait: u64) -> Result<u64, u64> {
-        let now = settings.now(&self.clock);
+        let now = settings.now();
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
             let next = tat.max(now).saturating_add(settings.interval);

@@ -18,6 +18,7 @@ pub(crate) fn wrap(
         quote!(bulkhead::BulkheadConfig),
         args.name.as_ref(),
         args.key.as_ref(),
+        None,
         &args.settings,
         f,
         span,

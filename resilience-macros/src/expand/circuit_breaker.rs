@@ -23,6 +23,7 @@ pub(crate) fn wrap(
         quote!(circuit_breaker::CircuitBreakerConfig),
         args.name.as_ref(),
         args.key.as_ref(),
+        None,
         &args.settings,
         f,
         span,

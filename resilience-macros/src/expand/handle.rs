@@ -61,18 +61,22 @@ pub(crate) fn instance(
     f: &Function,
     span: Span,
 ) -> TokenStream {
-    keyed_instance(policy, config, name, None, settings, f, span)
+    keyed_instance(policy, config, name, None, None, settings, f, span)
 }
 
 /// As [`instance`], and with a `key` (and a `name`) the expression is this
 /// call's member of the named family instead, an `Arc` of the policy: the
 /// family is resolved on the first call and kept in a `static`, and `key` is
-/// evaluated on every call.
+/// evaluated on every call. With `lend` (a closure of `&Arc<policy>`), the
+/// expression is what `lend` returns of the member instead, which is lent to
+/// it without taking a count of the `Arc`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn keyed_instance(
     policy: &str,
     config: TokenStream,
     name: Option<&LitStr>,
     key: Option<&Expr>,
+    lend: Option<TokenStream>,
     settings: &[(&str, Value)],
     f: &Function,
     span: Span,
@@ -115,7 +119,11 @@ pub(crate) fn keyed_instance(
         ),
     };
     if let (Some(key), Some(_)) = (key, name) {
-        let lookup = quote_spanned!(key.span()=> FAMILY.get_or_init(|| #p::family::<#krate::#policy>(&DECLARATION)).get(&(#key)));
+        let family = quote_spanned!(key.span()=> FAMILY.get_or_init(|| #p::family::<#krate::#policy>(&DECLARATION)));
+        let lookup = match lend {
+            Some(lend) => quote_spanned!(key.span()=> #family.with(&(#key), #lend)),
+            None => quote_spanned!(key.span()=> #family.get(&(#key))),
+        };
         return quote_spanned!(at=> {
             #declare
             static FAMILY: #p::FamilyHandle<#krate::#policy> = #p::FamilyHandle::<#krate::#policy>::new();

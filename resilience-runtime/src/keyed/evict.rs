@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use super::Keyed;
 
 /// One key's instance, with the family's arrival count at its last use.
@@ -29,10 +31,16 @@ impl<P> Member<P> {
     /// write its cache line.
     #[inline]
     pub(super) fn used(&self, arrivals: u64) -> Arc<P> {
+        self.touch(arrivals).clone()
+    }
+
+    /// As [`used`](Self::used), lending the instance instead.
+    #[inline]
+    pub(super) fn touch(&self, arrivals: u64) -> &Arc<P> {
         if self.last_used.load(Ordering::Relaxed) != arrivals {
             self.last_used.store(arrivals, Ordering::Relaxed);
         }
-        self.policy.clone()
+        &self.policy
     }
 }
 
@@ -65,7 +73,7 @@ fn busy<P: Keyed>(policy: &Arc<P>) -> Busy {
 /// are found, since asking may read a clock. A member whose business changed
 /// since it was asked is left for the next pass.
 pub(super) fn oldest<P: Keyed>(
-    members: &papaya::HashMap<Box<str>, Member<P>>,
+    members: &papaya::HashMap<CompactString, Member<P>>,
     max_keys: usize,
 ) -> usize {
     let members = members.pin();
@@ -73,7 +81,7 @@ pub(super) fn oldest<P: Keyed>(
     if excess == 0 {
         return 0;
     }
-    let mut by_age: Vec<(u64, &Box<str>, &Member<P>)> = members
+    let mut by_age: Vec<(u64, &CompactString, &Member<P>)> = members
         .iter()
         .map(|(key, member)| (member.last_used.load(Ordering::Relaxed), key, member))
         .collect();

@@ -30,10 +30,21 @@ pub trait Policy: Send + Sync + Sized + 'static {
     fn of_mut(state: &mut State) -> &mut Kind<Self>;
     /// This kind's part, and the applied configuration beside it.
     fn with_file(state: &mut State) -> (&mut Kind<Self>, &Layers);
+    /// A keyed family's new member named `name`, made from `self`, the
+    /// family's template, which has `config`: sharing what members can.
+    fn sibling(&self, name: Name, config: &Self::Config) -> Result<Self, ConfigError> {
+        Self::create(name, config.clone())
+    }
+    /// Gives a keyed family's member the settings of `template`, which has
+    /// just been given `config`.
+    fn follow(&self, template: &Self, config: &Self::Config) -> Result<(), ConfigError> {
+        let _ = template;
+        self.reconfigure(config.clone())
+    }
 }
 
 macro_rules! policy {
-    ($policy:ty, $config:ty, $field:ident) => {
+    ($policy:ty, $config:ty, $field:ident $(, { $($extra:item)* })?) => {
         impl Policy for $policy {
             type Config = $config;
             fn create(name: Name, config: $config) -> Result<Self, ConfigError> {
@@ -51,13 +62,23 @@ macro_rules! policy {
             fn with_file(state: &mut State) -> (&mut Kind<Self>, &Layers) {
                 (&mut state.$field, &state.file)
             }
+            $($($extra)*)?
         }
     };
 }
 
 policy!(Retry, RetryConfig, retries);
 policy!(CircuitBreaker, CircuitBreakerConfig, circuit_breakers);
-policy!(RateLimiter, RateLimiterConfig, rate_limiters);
+policy!(RateLimiter, RateLimiterConfig, rate_limiters, {
+    // One settings block for a keyed family, hot in cache for every member.
+    fn sibling(&self, name: Name, _: &RateLimiterConfig) -> Result<Self, ConfigError> {
+        Ok(RateLimiter::sibling(self, name))
+    }
+    fn follow(&self, template: &Self, _: &RateLimiterConfig) -> Result<(), ConfigError> {
+        RateLimiter::follow(self, template);
+        Ok(())
+    }
+});
 policy!(Bulkhead, BulkheadConfig, bulkheads);
 policy!(TimeLimiter, TimeLimiterConfig, time_limiters);
 policy!(Hedge, HedgeConfig, hedges);
