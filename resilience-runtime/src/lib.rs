@@ -80,6 +80,7 @@ pub mod retry;
 pub mod retry_budget;
 mod rng;
 mod stats;
+pub mod stores;
 mod sync;
 pub mod telemetry;
 pub mod time_limiter;

@@ -4,7 +4,10 @@ use syn::spanned::Spanned;
 use syn::{Expr, LitStr};
 
 use super::keyed::Keying;
-use super::{callable, duration, literal_nanos, name, number, whole_number, Arg, CratePath, Value};
+use super::{
+    callable, choice, duration, literal, literal_nanos, name, nonzero_duration, number,
+    whole_number, Arg, CratePath, Value, STORES,
+};
 use crate::errors::Errors;
 
 pub(crate) struct CircuitBreakerArgs {
@@ -31,6 +34,8 @@ const KNOWN: &[&str] = &[
     "on",
     "key",
     "max_keys",
+    "store",
+    "sync_interval",
 ];
 
 /// The largest counts the runtime's state word holds.
@@ -53,6 +58,9 @@ struct Given {
     /// Given, and then its length and how it is written when a literal.
     recovery_timeout: Option<Option<(u64, String)>>,
     max_recovery_timeout: Option<(Span, u64, String)>,
+    failure_rate_threshold: bool,
+    /// Where `store = "redis"` is written.
+    redis: Option<Span>,
 }
 
 impl CircuitBreakerArgs {
@@ -102,7 +110,17 @@ impl CircuitBreakerArgs {
                     }
                     count(u64::from(u32::MAX))
                 }
-                "failure_rate_threshold" => fraction(&arg, "0.5", "half the calls in the window fail").map(Value::from),
+                "store" => {
+                    if matches!(literal(&arg.value), Some((false, syn::Lit::Str(s))) if s.value() == "redis") {
+                        given.redis = Some(span);
+                    }
+                    choice(&arg, STORES)
+                }
+                "sync_interval" => nonzero_duration(&arg),
+                "failure_rate_threshold" => {
+                    given.failure_rate_threshold = true;
+                    fraction(&arg, "0.5", "half the calls in the window fail").map(Value::from)
+                }
                 "slow_call_rate_threshold" => {
                     given.slow_call_rate_threshold = Some(arg.name.span());
                     fraction(&arg, "0.8", "80% of the calls in the window are slow").map(Value::from)
@@ -177,6 +195,12 @@ impl CircuitBreakerArgs {
 impl Given {
     /// The rules between arguments, where the values are known now.
     fn check(&self, errors: &mut Errors) {
+        if let (Some(span), false) = (self.redis, self.failure_rate_threshold) {
+            errors.at(
+                span,
+                "`store = \"redis\"` shares a failure rate across the fleet, and this breaker has none: add `failure_rate_threshold`, e.g. `failure_rate_threshold = 0.5`",
+            );
+        }
         if let Some(span) = self.second_window {
             errors.at(
                 span,

@@ -90,6 +90,12 @@ fn example(key: &str) -> &'static str {
         "max_concurrent" => "10",
         "key" => "tenant",
         "max_keys" => "10000",
+        "store" => "\"redis\"",
+        "on_store_error" => "\"local\"",
+        "store_timeout" => "\"50ms\"",
+        "expected_replicas" => "4",
+        "local_precheck" => "true",
+        "sync_interval" => "\"100ms\"",
         "timeout" => "\"3s\"",
         "max_hedged_attempts" => "1",
         "delay_floor" => "\"10ms\"",
@@ -282,6 +288,19 @@ pub(crate) fn duration(arg: &Arg) -> syn::Result<Value> {
     }
 }
 
+/// As [`duration`], refusing a literal zero.
+pub(crate) fn nonzero_duration(arg: &Arg) -> syn::Result<Value> {
+    match literal_nanos(arg) {
+        Some(0) => Err(arg.error(format!(
+            "`{key}` must be longer than zero, got `{}`; e.g. `{key} = {}`",
+            arg.written(),
+            example(&arg.key()),
+            key = arg.key(),
+        ))),
+        _ => duration(arg),
+    }
+}
+
 /// The length of a duration given as a string literal, in nanoseconds; `None`
 /// for an expression (or an invalid string, reported by [`duration`]).
 pub(crate) fn literal_nanos(arg: &Arg) -> Option<u64> {
@@ -302,6 +321,58 @@ fn unitless(arg: &Arg, digits: &str) -> syn::Error {
 }
 
 /// A string literal naming a shared instance.
+/// A `true` or `false` literal.
+pub(crate) fn switch(arg: &Arg) -> syn::Result<bool> {
+    match literal(&arg.value) {
+        Some((false, Lit::Bool(on))) => Ok(on.value),
+        _ => Err(arg.error(format!(
+            "expected `true` or `false` for `{}`, e.g. `{} = true`",
+            arg.key(),
+            arg.key()
+        ))),
+    }
+}
+
+/// One of the string literals `choices`, as the path (inside the runtime
+/// crate) of the enum variant paired with it.
+pub(crate) fn choice(arg: &Arg, choices: &[(&str, &str)]) -> syn::Result<Value> {
+    let listed = || {
+        choices
+            .iter()
+            .map(|(text, _)| format!("`\"{text}\"`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some((false, Lit::Str(text))) = literal(&arg.value) else {
+        return Err(arg.error(format!(
+            "expected one of {} for `{}`, e.g. `{} = \"{}\"`",
+            listed(),
+            arg.key(),
+            arg.key(),
+            choices[choices.len() - 1].0
+        )));
+    };
+    match choices.iter().find(|(choice, _)| *choice == text.value()) {
+        Some((_, path)) => {
+            let path: syn::Path = syn::parse_str(path).expect("a path");
+            let span = text.span();
+            Ok(Value::InCrate(quote_spanned!(span=> #path)))
+        }
+        None => Err(arg.error(format!(
+            "unknown `{}` `{:?}`; expected one of {}",
+            arg.key(),
+            text.value(),
+            listed()
+        ))),
+    }
+}
+
+/// The values of `store`.
+pub(crate) const STORES: &[(&str, &str)] = &[
+    ("local", "stores::Store::Local"),
+    ("redis", "stores::Store::Redis"),
+];
+
 pub(crate) fn name(arg: &Arg) -> syn::Result<LitStr> {
     match literal(&arg.value) {
         Some((false, Lit::Str(name))) if !name.value().trim().is_empty() => Ok(name.clone()),

@@ -4,13 +4,18 @@ use syn::spanned::Spanned;
 use syn::LitStr;
 
 use super::keyed::Keying;
-use super::{duration, name, number, whole_number, CratePath, Value};
+use super::{
+    choice, duration, literal, name, nonzero_duration, number, switch, whole_number, CratePath,
+    Value, STORES,
+};
 use crate::errors::Errors;
 
 pub(crate) struct RateLimiterArgs {
     pub(crate) name: Option<LitStr>,
     pub(crate) key: Option<syn::Expr>,
     pub(crate) settings: Vec<(&'static str, Value)>,
+    /// Where `store = "redis"` is written, if it is.
+    pub(crate) redis: Option<proc_macro2::Span>,
 }
 
 const KNOWN: &[&str] = &[
@@ -20,6 +25,17 @@ const KNOWN: &[&str] = &[
     "max_wait",
     "key",
     "max_keys",
+    "store",
+    "on_store_error",
+    "store_timeout",
+    "expected_replicas",
+    "local_precheck",
+];
+
+const ON_STORE_ERROR: &[(&str, &str)] = &[
+    ("local", "stores::OnStoreError::Local"),
+    ("allow", "stores::OnStoreError::Allow"),
+    ("deny", "stores::OnStoreError::Deny"),
 ];
 
 impl RateLimiterArgs {
@@ -28,6 +44,7 @@ impl RateLimiterArgs {
             name: None,
             key: None,
             settings: Vec::new(),
+            redis: None,
         };
         let mut keying = Keying::default();
         super::parse(
@@ -58,6 +75,18 @@ impl RateLimiterArgs {
                         }
                     }),
                     "max_wait" => duration(&arg).map(|d| ("max_wait", d)),
+                    "store" => choice(&arg, STORES).inspect(|_| {
+                        if matches!(literal(&arg.value), Some((false, syn::Lit::Str(s))) if s.value() == "redis") {
+                            args.redis = Some(span);
+                        }
+                    }).map(|store| ("store", store)),
+                    "on_store_error" => choice(&arg, ON_STORE_ERROR).map(|policy| ("on_store_error", policy)),
+                    "store_timeout" => nonzero_duration(&arg).map(|d| ("store_timeout", d)),
+                    "expected_replicas" => whole_number(&arg, 1, u64::from(u32::MAX)).map(|n| {
+                        let n = n as u32;
+                        ("expected_replicas", Value::from(quote_spanned!(span=> #n)))
+                    }),
+                    "local_precheck" => switch(&arg).map(|on| ("local_precheck", Value::from(quote_spanned!(span=> #on)))),
                     _ => {
                         args.name = errors.take(name(&arg));
                         return;

@@ -4,7 +4,8 @@ use syn::spanned::Spanned;
 use syn::{Expr, Lit, LitStr};
 
 use super::{
-    callable, duration, literal, literal_nanos, name, number, whole_number, Arg, CratePath, Value,
+    callable, duration, literal, literal_nanos, name, number, switch, whole_number, Arg, CratePath,
+    Value,
 };
 use crate::errors::Errors;
 
@@ -165,17 +166,6 @@ fn max_duration(arg: &Arg) -> syn::Result<Value> {
         ));
     }
     Ok(value)
-}
-
-fn switch(arg: &Arg) -> syn::Result<bool> {
-    match literal(&arg.value) {
-        Some((false, Lit::Bool(on))) => Ok(on.value),
-        _ => Err(arg.error(format!(
-            "expected `true` or `false` for `{}`, e.g. `{} = true`",
-            arg.key(),
-            arg.key()
-        ))),
-    }
 }
 
 fn budget(arg: &Arg) -> syn::Result<LitStr> {

@@ -116,6 +116,14 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
                 "`#[time_limiter]` needs an `async fn`: a running sync body cannot be cancelled, only abandoned; make the function `async` or remove `#[time_limiter]`",
             );
         }
+        if let (Layer::RateLimiter(args), false) = (layer, is_async) {
+            if let Some(store) = args.redis {
+                errors.at(
+                    store,
+                    "`store = \"redis\"` needs an `async fn`: each check is a round trip to Redis, which a sync function would have to block its thread on; make the function `async`, or keep the bucket in the process with `store = \"local\"`",
+                );
+            }
+        }
         if matches!(layer, Layer::Hedge(_)) && !is_async {
             errors.at(
                 *span,

@@ -3,6 +3,7 @@ use std::time::Duration;
 use super::word::{MAX_FAILURE_THRESHOLD, MAX_HALF_OPEN_CALLS};
 use crate::config::{check, ConfigError};
 use crate::keyed::{check_max_keys, DEFAULT_MAX_KEYS};
+use crate::stores::{check_available, Store};
 
 /// A circuit breaker's settings; the attribute's arguments, with the same defaults.
 ///
@@ -63,6 +64,14 @@ pub struct CircuitBreakerConfig {
     /// used idle ones dropped first beyond it (see [`Family`](crate::keyed::Family)).
     /// Unused without a key. Default 10,000.
     pub max_keys: usize,
+    /// `Store::Redis` (feature `redis`): the breaker shares its counts and
+    /// its OPEN with every replica through Redis, in the background, and
+    /// judges `failure_rate_threshold` over the fleet's window; its calls
+    /// make no round trip. Needs `failure_rate_threshold`. Default local.
+    pub store: Store,
+    /// With the Redis store: how often the counts since the last flush go to
+    /// Redis and the fleet's are read back. Default 100 ms.
+    pub sync_interval: Duration,
 }
 
 impl Default for CircuitBreakerConfig {
@@ -81,6 +90,8 @@ impl Default for CircuitBreakerConfig {
             max_recovery_timeout: None,
             half_open_max_wait: None,
             max_keys: DEFAULT_MAX_KEYS,
+            store: Store::Local,
+            sync_interval: Duration::from_millis(100),
         }
     }
 }
@@ -113,6 +124,8 @@ setters! {
     max_recovery_timeout: Duration => Some;
     half_open_max_wait: Duration => Some;
     max_keys: usize => std::convert::identity;
+    store: Store => std::convert::identity;
+    sync_interval: Duration => std::convert::identity;
 }
 
 impl CircuitBreakerConfig {
@@ -134,6 +147,17 @@ impl CircuitBreakerConfig {
     /// Checks every setting, naming the first one at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_max_keys(self.max_keys)?;
+        check_available(self.store)?;
+        check(
+            self.store == Store::Local || self.failure_rate_threshold.is_some(),
+            "store",
+            || {
+                "`\"redis\"` shares a failure rate across the fleet: set `failure_rate_threshold` too, e.g. `failure_rate_threshold = 0.5`".into()
+            },
+        )?;
+        check(!self.sync_interval.is_zero(), "sync_interval", || {
+            "must be longer than zero; e.g. `\"100ms\"`".into()
+        })?;
         check(
             (1..=MAX_FAILURE_THRESHOLD).contains(&self.failure_threshold),
             "failure_threshold",

@@ -14,6 +14,7 @@ use crate::hedge::HedgeConfig;
 use crate::rate_limiter::RateLimiterConfig;
 use crate::retry::RetryConfig;
 use crate::retry_budget::RetryBudgetConfig;
+use crate::stores::{OnStoreError, Store};
 use crate::time_limiter::TimeLimiterConfig;
 
 /// A kind of policy, spelled in a configuration file as its attribute is
@@ -153,6 +154,7 @@ const fn count(min: u64, max: u64) -> Type {
 const MAX_KEYS: Type = count(1, crate::keyed::MAX_MAX_KEYS as u64);
 const DURATION: Type = Type::Duration { nonzero: false };
 const NONZERO: Type = Type::Duration { nonzero: true };
+const STORE: Type = Type::Choice(Store::CHOICES);
 
 keys!(RetryConfig, Retry,
     max_attempts: count(1, U32), "3";
@@ -179,6 +181,8 @@ keys!(CircuitBreakerConfig, CircuitBreaker,
     max_recovery_timeout: DURATION, "\"5m\"";
     half_open_max_wait: NONZERO, "\"10s\"";
     max_keys: MAX_KEYS, "10000";
+    store: STORE, "\"redis\"";
+    sync_interval: NONZERO, "\"100ms\"";
 );
 
 keys!(RateLimiterConfig, RateLimiter,
@@ -186,6 +190,11 @@ keys!(RateLimiterConfig, RateLimiter,
     refill_rate: Type::Number(Range::NonNegative), "50.0";
     max_wait: DURATION, "\"100ms\"";
     max_keys: MAX_KEYS, "10000";
+    store: STORE, "\"redis\"";
+    on_store_error: Type::Choice(OnStoreError::CHOICES), "\"local\"";
+    store_timeout: NONZERO, "\"50ms\"";
+    expected_replicas: count(1, U32), "4";
+    local_precheck: Type::Bool, "true";
 );
 
 keys!(BulkheadConfig, Bulkhead,

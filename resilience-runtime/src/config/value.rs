@@ -139,6 +139,10 @@ pub(crate) enum Type {
     Bool,
     /// A non-empty string naming another instance.
     Name,
+    /// One of these strings.
+    Choice(&'static [&'static str]),
+    /// A `redis://` or `rediss://` URL.
+    RedisUrl,
 }
 
 /// The ranges numbers are checked against, with the attributes' wording.
@@ -278,6 +282,30 @@ impl Type {
             }
             (Type::Name, other) => Err(format!(
                 "expected the name of an instance, found {}; e.g. `{key} = {example}`",
+                other.describe()
+            )),
+            (Type::Choice(choices), Raw::Text(text)) if choices.contains(&text.as_str()) => {
+                Ok(Value::Text(choices.iter().find(|c| **c == text).copied().unwrap_or_default()))
+            }
+            (Type::Choice(choices), other) => Err(format!(
+                "expected one of {}, found {}; e.g. `{key} = {example}`",
+                choices
+                    .iter()
+                    .map(|choice| format!("`\"{choice}\"`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other.describe()
+            )),
+            (Type::RedisUrl, Raw::Text(text))
+                if text.starts_with("redis://")
+                    || text.starts_with("rediss://")
+                    || text.starts_with("redis+unix://")
+                    || text.starts_with("unix://") =>
+            {
+                Ok(Value::Text(intern(text)))
+            }
+            (Type::RedisUrl, other) => Err(format!(
+                "expected a Redis URL, found {}; e.g. `{key} = {example}`",
                 other.describe()
             )),
             (Type::Jitter, other) => Err(format!(
@@ -420,6 +448,30 @@ fn intern(text: &str) -> &'static str {
     let name: &'static str = Box::leak(text.to_owned().into_boxed_str());
     names.insert(name);
     name
+}
+
+impl Field for crate::stores::Store {
+    fn to_value(&self) -> Value {
+        Value::Text(self.as_str())
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Text(text) => Self::parse(text).unwrap_or_default(),
+            other => unreachable!("a store field was given {other:?}"),
+        }
+    }
+}
+
+impl Field for crate::stores::OnStoreError {
+    fn to_value(&self) -> Value {
+        Value::Text(self.as_str())
+    }
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Text(text) => Self::parse(text).unwrap_or_default(),
+            other => unreachable!("an `on_store_error` field was given {other:?}"),
+        }
+    }
 }
 
 impl<T: Field> Field for Option<T> {

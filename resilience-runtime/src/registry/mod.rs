@@ -175,6 +175,47 @@ impl Registry {
     keyed_kind!(RateLimiter, rate_limiter_family, "rate limiter");
     keyed_kind!(Bulkhead, bulkhead_family, "bulkhead");
 
+    /// Connects every policy with `store = "redis"` to the Redis (or
+    /// Valkey) at `target`, a URL such as `"redis://127.0.0.1:6379/0"` or a
+    /// `redis::Client`; keys go under `resilience:`. The connection is made
+    /// on first use and remade after a failure, so Redis need not be up yet.
+    /// A configuration file's `[redis]` table does the same.
+    ///
+    /// ```
+    /// use resilience_runtime::registry;
+    ///
+    /// registry().set_redis("redis://127.0.0.1:6379/0").unwrap();
+    /// let error = registry().set_redis("http://127.0.0.1").unwrap_err();
+    /// assert!(error.to_string().contains("invalid Redis URL"), "{error}");
+    /// # registry().clear_redis();
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn set_redis(
+        &self,
+        target: impl crate::stores::redis::IntoRedis,
+    ) -> Result<(), ConfigError> {
+        let client = target.into_client()?;
+        crate::stores::redis::set(Some(crate::stores::redis::RedisStore::new(
+            client,
+            crate::stores::redis::DEFAULT_KEY_PREFIX,
+        )));
+        Ok(())
+    }
+
+    /// As [`set_redis`](Self::set_redis), with a store of your own making
+    /// (another key prefix, say).
+    #[cfg(feature = "redis")]
+    pub fn set_redis_store(&self, store: crate::stores::redis::RedisStore) {
+        crate::stores::redis::set(Some(store));
+    }
+
+    /// Disconnects the policies from Redis: each decides as its
+    /// `on_store_error` says until a store is set again.
+    #[cfg(feature = "redis")]
+    pub fn clear_redis(&self) {
+        crate::stores::redis::set(None);
+    }
+
     /// Calls `listener` with every [`Event`](crate::Event) any policy reports
     /// from now on, on the thread that caused it, until it is removed with
     /// [`remove_listener`](Self::remove_listener). Listeners run outside every

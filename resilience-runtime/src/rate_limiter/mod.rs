@@ -1,87 +1,20 @@
 //! Rate limiter: a token bucket kept as one atomic timestamp (GCRA).
 
+mod config;
+
+pub use config::RateLimiterConfig;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{saturating_nanos, Epoch};
-use crate::config::{check, ConfigError};
+use crate::config::ConfigError;
 use crate::event::{emit, Event, Listeners};
-use crate::keyed::{check_max_keys, DEFAULT_MAX_KEYS};
 use crate::live::Live;
 use crate::stats::{Counter, PerThreadCounter};
 use crate::{Error, ListenerId, Name};
-
-/// A rate limiter's settings; the attribute's arguments, with the same defaults.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq)]
-pub struct RateLimiterConfig {
-    /// The bucket's capacity, which is the largest burst; it starts full. Default 10.
-    pub max_tokens: u32,
-    /// Tokens added per second. Default 10.0. Zero makes a fixed quota:
-    /// `max_tokens` calls, then rejections for good (with a `retry_after` of
-    /// [`Duration::MAX`], which ends a retry above the limiter at once).
-    pub refill_rate: f64,
-    /// How long a caller waits for a token; zero rejects at once. Default zero.
-    pub max_wait: Duration,
-    /// With `key`: the most members the keyed family keeps, least recently
-    /// used idle ones dropped first beyond it (see [`Family`](crate::keyed::Family)).
-    /// Unused without a key. Default 10,000.
-    pub max_keys: usize,
-}
-
-impl Default for RateLimiterConfig {
-    fn default() -> Self {
-        RateLimiterConfig {
-            max_tokens: 10,
-            refill_rate: 10.0,
-            max_wait: Duration::ZERO,
-            max_keys: DEFAULT_MAX_KEYS,
-        }
-    }
-}
-
-impl RateLimiterConfig {
-    /// Sets [`max_tokens`](Self::max_tokens).
-    pub fn max_tokens(mut self, n: u32) -> Self {
-        self.max_tokens = n;
-        self
-    }
-    /// Sets [`refill_rate`](Self::refill_rate).
-    pub fn refill_rate(mut self, per_second: f64) -> Self {
-        self.refill_rate = per_second;
-        self
-    }
-    /// Sets [`max_wait`](Self::max_wait).
-    pub fn max_wait(mut self, wait: Duration) -> Self {
-        self.max_wait = wait;
-        self
-    }
-    /// Sets [`max_keys`](Self::max_keys).
-    pub fn max_keys(mut self, n: usize) -> Self {
-        self.max_keys = n;
-        self
-    }
-
-    /// Checks every setting, naming the first one at fault.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        check_max_keys(self.max_keys)?;
-        check(self.max_tokens >= 1, "max_tokens", || {
-            "must be at least 1".into()
-        })?;
-        check(
-            self.refill_rate.is_finite() && (self.refill_rate == 0.0 || self.refill_rate >= 1e-9),
-            "refill_rate",
-            || {
-                format!(
-                    "must be zero (a fixed quota) or a positive number of tokens per second, got {}",
-                    self.refill_rate
-                )
-            },
-        )
-    }
-}
 
 /// A token bucket that refills lazily, lock-free.
 ///
