@@ -130,6 +130,20 @@ pub enum Event<'a> {
         /// What answered: the cache, the `method` or the `value`.
         source: FallbackSource,
     },
+    /// A policy with `store = "redis"` lost its store (no answer within its
+    /// timeout, or an error) and decides on its own until it answers again;
+    /// reported once per outage.
+    StoreUnavailable {
+        /// The policy's name.
+        name: &'a str,
+        /// What went wrong, as the first failed request saw it.
+        error: &'a str,
+    },
+    /// A policy's store answers again, after [`StoreUnavailable`](Event::StoreUnavailable).
+    StoreRecovered {
+        /// The policy's name.
+        name: &'a str,
+    },
     /// Two call sites configure one named instance differently; the first one's
     /// configuration is in use.
     ConfigConflict(&'a Conflict),

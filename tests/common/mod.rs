@@ -73,6 +73,12 @@ impl Recorder {
                 } if names.contains(name) => {
                     format!("fallback {name} rejection={}", rejection.is_some())
                 }
+                Event::StoreUnavailable { name, .. } if names.contains(name) => {
+                    format!("store unavailable {name}")
+                }
+                Event::StoreRecovered { name } if names.contains(name) => {
+                    format!("store recovered {name}")
+                }
                 _ => return,
             };
             sink.lock().unwrap().push(line);

@@ -1,11 +1,15 @@
 //! Rate limiter: a token bucket kept as one atomic timestamp (GCRA).
 
 mod config;
+#[cfg(feature = "redis")]
+mod remote;
+mod shared;
 
 pub use config::RateLimiterConfig;
+pub use shared::StoreStatus;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +58,16 @@ pub struct RateLimiter {
     rejected: Counter,
     /// Callers sleeping until their token comes.
     waiting: AtomicU64,
+    /// With `store = "redis"`: this replica's share of the fleet's bucket,
+    /// which decides while Redis is unavailable (`on_store_error = "local"`)
+    /// and for sync callers; its arrival time, in the clock's nanoseconds.
+    share_tat: AtomicU64,
+    /// Whether the store has failed since it last answered.
+    store_down: AtomicBool,
+    /// When the store failed, in the clock's nanoseconds.
+    store_down_since: AtomicU64,
+    /// Requests to the store that failed.
+    store_errors: Counter,
 }
 
 type EventListener = dyn Fn(&RateLimiterEvent) + Send + Sync;
@@ -91,6 +105,9 @@ pub struct RateLimiterMetrics {
     pub waited_calls: u64,
     /// Calls refused.
     pub rejected_calls: u64,
+    /// With `store = "redis"`: checks Redis did not answer in time, or
+    /// answered with an error, decided by `on_store_error` instead.
+    pub store_errors: u64,
 }
 
 /// The settings and what the call path derives from them, in nanoseconds.
@@ -102,6 +119,12 @@ struct Settings {
     /// A bucket that never refills: the same arithmetic on a clock that
     /// stands still at zero, with one-unit intervals, counts the tokens taken.
     fixed_quota: bool,
+    /// The bucket is in Redis (`store = "redis"`).
+    shared: bool,
+    /// This replica's share of a shared bucket: `expected_replicas` times
+    /// the interval, and as large a part of the burst (at least one token).
+    share_interval: u64,
+    share_burst: u64,
     config: RateLimiterConfig,
     /// Here rather than in the limiter, so that the members of a keyed
     /// family, which share one block, share the one cache line too.
@@ -117,9 +140,15 @@ impl Settings {
         } else {
             (1e9 / config.refill_rate).ceil().min(u64::MAX as f64) as u64
         };
+        let replicas = config.expected_replicas.max(1);
+        let share_interval = interval.saturating_mul(u64::from(replicas));
+        let share_tokens = (config.max_tokens / replicas).max(1);
         Settings {
             interval,
             burst: interval.saturating_mul(u64::from(config.max_tokens)),
+            shared: config.store == crate::stores::Store::Redis,
+            share_interval,
+            share_burst: share_interval.saturating_mul(u64::from(share_tokens)),
             // No wait ends with a token when none will ever come.
             max_wait: if fixed_quota {
                 0
@@ -189,6 +218,10 @@ impl RateLimiter {
             rejected: Counter::default(),
             waiting: AtomicU64::new(0),
             listeners: Listeners::new(),
+            share_tat: AtomicU64::new(0),
+            store_down: AtomicBool::new(false),
+            store_down_since: AtomicU64::new(0),
+            store_errors: Counter::default(),
         }
     }
 
@@ -292,6 +325,7 @@ impl RateLimiter {
             permitted_calls: self.permitted.get(),
             waited_calls: self.waited.get(),
             rejected_calls: self.rejected.get(),
+            store_errors: self.store_errors.get(),
         }
     }
 
@@ -310,35 +344,62 @@ impl RateLimiter {
     }
 
     /// Takes a token if there is one, without waiting.
+    ///
+    /// With `store = "redis"`, a sync call cannot wait for the network, so
+    /// it is decided as when Redis is unavailable (`on_store_error`).
     #[inline]
     pub fn try_acquire(&self) -> Result<(), Error> {
-        self.reserve(self.settings.get(), 0)?;
+        let settings = self.settings.get();
+        if settings.shared {
+            self.alone(settings, 0)?;
+        } else {
+            self.reserve(settings, 0)?;
+        }
         self.permit(0);
         Ok(())
     }
 
     /// Takes a token, waiting (on tokio's clock) when one will be there within
     /// `max_wait`. A cancelled wait gives its token back.
+    ///
+    /// With `store = "redis"`, the token comes from the fleet's bucket in
+    /// Redis, one round trip, or as `on_store_error` says when Redis does not
+    /// answer within `store_timeout`.
     #[inline]
     pub async fn acquire(&self) -> Result<(), Error> {
         let settings = self.settings.get();
-        let wait = self.reserve(settings, settings.max_wait)?;
-        if wait > 0 {
-            let reservation = Reservation::new(self);
-            tokio::time::sleep(Duration::from_nanos(wait)).await;
-            reservation.kept();
+        #[cfg(feature = "redis")]
+        if settings.shared {
+            return self.acquire_shared(settings).await;
         }
+        let wait = self.reserve(settings, settings.max_wait)?;
+        self.sleep_for(wait, Bucket::Own).await;
         self.permit(wait);
         Ok(())
     }
 
-    /// Takes a token, sleeping the thread when one will be there within `max_wait`.
+    /// Sleeps `wait` nanoseconds (on tokio's clock) for a token reserved in
+    /// `bucket`, giving it back if the sleep is cancelled.
+    async fn sleep_for(&self, wait: u64, bucket: Bucket) {
+        if wait > 0 {
+            let reservation = Reservation::new(self, bucket);
+            tokio::time::sleep(Duration::from_nanos(wait)).await;
+            reservation.kept();
+        }
+    }
+
+    /// Takes a token, sleeping the thread when one will be there within
+    /// `max_wait`. With `store = "redis"`, decided as [`try_acquire`](Self::try_acquire) is.
     #[inline]
     pub fn acquire_blocking(&self) -> Result<(), Error> {
         let settings = self.settings.get();
-        let wait = self.reserve(settings, settings.max_wait)?;
+        let (wait, bucket) = if settings.shared {
+            (self.alone(settings, settings.max_wait)?, Bucket::Share)
+        } else {
+            (self.reserve(settings, settings.max_wait)?, Bucket::Own)
+        };
         if wait > 0 {
-            let reservation = Reservation::new(self);
+            let reservation = Reservation::new(self, bucket);
             std::thread::sleep(Duration::from_nanos(wait));
             reservation.kept();
         }
@@ -368,7 +429,12 @@ impl RateLimiter {
     /// which counts the refusal if there is one.
     #[inline]
     pub fn take_free(&self) -> bool {
-        let free = self.advance(self.settings.get(), 0).is_ok();
+        let settings = self.settings.get();
+        // A shared bucket is asked by `acquire`, over the network.
+        if settings.shared {
+            return false;
+        }
+        let free = self.advance(settings, 0).is_ok();
         if free {
             self.permit(0);
         }
@@ -387,22 +453,13 @@ impl RateLimiter {
     /// for the token that was not taken.
     #[inline]
     fn advance(&self, settings: &Settings, max_wait: u64) -> Result<u64, u64> {
-        let now = settings.now();
-        let mut tat = self.tat.load(Ordering::Acquire);
-        loop {
-            let next = tat.max(now).saturating_add(settings.interval);
-            let wait = next.saturating_sub(now.saturating_add(settings.burst));
-            if wait > max_wait {
-                return Err(wait);
-            }
-            match self
-                .tat
-                .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return Ok(wait),
-                Err(actual) => tat = actual,
-            }
-        }
+        advance(
+            &self.tat,
+            settings.now(),
+            settings.interval,
+            settings.burst,
+            max_wait,
+        )
     }
 
     /// Counts a call that got its token after `waited` nanoseconds, and tells the listeners.
@@ -451,34 +508,74 @@ impl RateLimiter {
     }
 }
 
+/// Takes the next token of the bucket whose theoretical arrival time is
+/// `tat` if it comes within `max_wait` of `now`; returns how long until it
+/// does, or in `Err` how long until it would have.
+#[inline]
+fn advance(tat: &AtomicU64, now: u64, interval: u64, burst: u64, max_wait: u64) -> Result<u64, u64> {
+    let mut current = tat.load(Ordering::Acquire);
+    loop {
+        let next = current.max(now).saturating_add(interval);
+        let wait = next.saturating_sub(now.saturating_add(burst));
+        if wait > max_wait {
+            return Err(wait);
+        }
+        match tat.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Ok(wait),
+            Err(actual) => current = actual,
+        }
+    }
+}
+
+/// Which of a limiter's buckets a token was taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bucket {
+    /// Its own: the whole bucket of a local limiter, or the fleet's rate
+    /// checked locally first for a shared one (`local_precheck`).
+    Own,
+    /// This replica's share of a shared bucket.
+    Share,
+}
+
+impl RateLimiter {
+    /// Gives back one token taken from `bucket`, of the settings in force
+    /// now (which a reload converted the bucket to).
+    fn give_back(&self, bucket: Bucket) {
+        let settings = self.settings.get();
+        let (tat, interval) = match bucket {
+            Bucket::Own => (&self.tat, settings.interval),
+            Bucket::Share => (&self.share_tat, settings.share_interval),
+        };
+        let _ = tat.fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+            Some(tat.saturating_sub(interval))
+        });
+    }
+}
+
 /// A token taken ahead of time, counted as waiting while its caller sleeps;
 /// handed back if the wait is cancelled.
-struct Reservation<'a>(&'a RateLimiter);
+struct Reservation<'a> {
+    limiter: &'a RateLimiter,
+    bucket: Bucket,
+}
 
 impl<'a> Reservation<'a> {
-    fn new(limiter: &'a RateLimiter) -> Self {
+    fn new(limiter: &'a RateLimiter, bucket: Bucket) -> Self {
         limiter.waiting.fetch_add(1, Ordering::Relaxed);
-        Reservation(limiter)
+        Reservation { limiter, bucket }
     }
 
     /// The wait is over and the token used.
     fn kept(self) {
-        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.limiter.waiting.fetch_sub(1, Ordering::Relaxed);
         std::mem::forget(self);
     }
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        let limiter = self.0;
-        limiter.waiting.fetch_sub(1, Ordering::Relaxed);
-        // Moving the arrival time back one interval frees exactly one token
-        // (of the settings in force now, which a reload converted it to).
-        let interval = limiter.settings.get().interval;
-        let _ = limiter
-            .tat
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
-                Some(tat.saturating_sub(interval))
-            });
+        self.limiter.waiting.fetch_sub(1, Ordering::Relaxed);
+        // Moving the arrival time back one interval frees exactly one token.
+        self.limiter.give_back(self.bucket);
     }
 }

@@ -154,6 +154,7 @@ pub(crate) fn rate_limiters(all: &[RateLimiterMetrics]) -> RateLimiterMetrics {
             permitted_calls: 0,
             waited_calls: 0,
             rejected_calls: 0,
+            store_errors: 0,
         },
         |sum, m| RateLimiterMetrics {
             available_permissions: sum.available_permissions + m.available_permissions,
@@ -161,6 +162,7 @@ pub(crate) fn rate_limiters(all: &[RateLimiterMetrics]) -> RateLimiterMetrics {
             permitted_calls: sum.permitted_calls + m.permitted_calls,
             waited_calls: sum.waited_calls + m.waited_calls,
             rejected_calls: sum.rejected_calls + m.rejected_calls,
+            store_errors: sum.store_errors + m.store_errors,
         },
     )
 }

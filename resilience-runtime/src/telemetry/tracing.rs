@@ -38,13 +38,15 @@ fn level(event: &Event<'_>) -> Level {
         | Event::RetriesExhausted { .. }
         | Event::RetryStopped { .. }
         | Event::ConfigConflict(_)
-        | Event::ConfigRejected(_) => Level::WARN,
+        | Event::ConfigRejected(_)
+        | Event::StoreUnavailable { .. } => Level::WARN,
         Event::HealthChanged { from, to, .. } if to >= from => Level::WARN,
         Event::StateTransition {
             to: CircuitState::Closed,
             ..
         }
         | Event::ConfigApplied(_)
+        | Event::StoreRecovered { .. }
         | Event::HealthChanged { .. } => Level::INFO,
         _ => Level::DEBUG,
     }
@@ -194,6 +196,13 @@ fn record_enabled(event: &Event<'_>) {
             delay = %duration(delay),
             "no answer yet, hedged copy started"
         ),
+        Event::StoreUnavailable { name, error } => at!(
+            level,
+            name,
+            error,
+            "store unavailable, deciding without it until it answers"
+        ),
+        Event::StoreRecovered { name } => at!(level, name, "store answers again"),
         Event::ConfigConflict(conflict) => at!(
             level,
             kind = conflict.kind.as_str(),

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 
 use pin_project_lite::pin_project;
@@ -12,6 +12,7 @@ use tower_service::Service;
 use super::unbound::unbound;
 use super::BoxError;
 use crate::rate_limiter::RateLimiterConfig;
+use crate::stores::Store;
 use crate::{registry, ConfigError, Error, Name, RateLimiter};
 
 /// Caps the rate of the inner service's calls with a [`RateLimiter`],
@@ -89,9 +90,11 @@ impl<S> Layer<S> for RateLimiterLayer {
     }
 }
 
-/// A wait for a token due within `max_wait`; boxed, since it is only made
-/// when the bucket is empty.
-type Waiting = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + Sync>>;
+/// A wait for a token due within `max_wait`, or a check in Redis; boxed,
+/// since it is only made when the local bucket is empty or shared. In a
+/// `Mutex`, only ever reached through `get_mut` (no locking), so that the
+/// service is `Sync` although a Redis request's future is not.
+type Waiting = Mutex<Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>>;
 
 /// The service of a [`RateLimiterLayer`].
 pub struct RateLimiterService<S> {
@@ -132,16 +135,18 @@ impl<S> RateLimiterService<S> {
         // SAFETY: the wait lives in `self.waiting`, declared before
         // `self.limiter`.
         let limiter = unsafe { unbound(&self.limiter) };
+        let shared = limiter.config().store != Store::Local;
         let admitted = match &mut self.waiting {
             Some(waiting) => {
+                let waiting = waiting.get_mut().unwrap_or_else(PoisonError::into_inner);
                 let admitted = ready!(waiting.as_mut().poll(cx));
                 self.waiting = None;
                 admitted
             }
-            None if limiter.config().max_wait.is_zero() => limiter.try_acquire(),
+            None if limiter.config().max_wait.is_zero() && !shared => limiter.try_acquire(),
             None if limiter.take_free() => Ok(()),
             None => {
-                self.waiting = Some(Box::pin(limiter.acquire()));
+                self.waiting = Some(Mutex::new(Box::pin(limiter.acquire())));
                 return self.admit(cx);
             }
         };

@@ -13,6 +13,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub(crate) mod bucket;
 use tokio::sync::OnceCell;
 
 use crate::config::ConfigError;

@@ -1,0 +1,131 @@
+//! The check of a limiter whose bucket is in Redis: one round trip, bounded
+//! by `store_timeout`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Bucket, RateLimiter, Reservation, Settings};
+use crate::clock::saturating_nanos;
+use crate::stores::redis::bucket::{self, Shape, Verdict};
+use crate::stores::redis::{self, RedisStore, StoreError};
+use crate::Error;
+
+impl RateLimiter {
+    /// Takes a token from the fleet's bucket, waiting up to `max_wait` for
+    /// one; decided by `on_store_error` when Redis does not answer in time.
+    pub(super) async fn acquire_shared(&self, settings: &Settings) -> Result<(), Error> {
+        // The local check at the fleet's rate counts only the tokens Redis
+        // granted (the others are given back), so it never refuses a call
+        // Redis would admit: its bucket is at least as full as the fleet's.
+        let precheck = if settings.config.local_precheck {
+            self.reserve(settings, settings.max_wait)?;
+            Some(Precheck { limiter: self })
+        } else {
+            None
+        };
+        let timeout = settings.config.store_timeout;
+        let verdict = match redis::current() {
+            Some(store) => {
+                let key = store.key("rl", &self.name);
+                let shape = shape(settings);
+                bucket::take(&store, &key, shape, timeout)
+                    .await
+                    .map(|verdict| (verdict, Remote { store, key, shape, timeout }))
+            }
+            None => Err(StoreError::NotSet),
+        };
+        match verdict {
+            Ok((Verdict::Taken(wait), remote)) => {
+                self.store_answered();
+                if !wait.is_zero() {
+                    let given_back = GiveBackOnDrop(Some(remote));
+                    let reservation = Reservation::new(self, Bucket::Own);
+                    tokio::time::sleep(wait).await;
+                    reservation.kept();
+                    given_back.kept();
+                    if let Some(precheck) = precheck {
+                        precheck.kept();
+                    }
+                } else if let Some(precheck) = precheck {
+                    precheck.kept();
+                }
+                self.permit(saturating_nanos(wait));
+                Ok(())
+            }
+            Ok((Verdict::Refused(wait), _)) => {
+                self.store_answered();
+                Err(self.reject(wait))
+            }
+            Err(error) => {
+                self.store_failed(&error);
+                drop(precheck);
+                let wait = self.alone(settings, settings.max_wait)?;
+                self.sleep_for(wait, Bucket::Share).await;
+                self.permit(wait);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The bucket's shape in Redis: the limiter's, in microseconds.
+fn shape(settings: &Settings) -> Shape {
+    let micros = |nanos: u64| nanos as f64 / 1_000.0;
+    Shape {
+        interval_us: micros(settings.interval),
+        burst_us: micros(settings.burst),
+        max_wait_us: settings.max_wait / 1_000,
+        fixed_quota: settings.fixed_quota,
+    }
+}
+
+/// A token taken from the local check ahead of Redis's answer: kept if Redis
+/// grants one, given back otherwise.
+struct Precheck<'a> {
+    limiter: &'a RateLimiter,
+}
+
+impl Precheck<'_> {
+    fn kept(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Precheck<'_> {
+    fn drop(&mut self) {
+        self.limiter.give_back(Bucket::Own);
+    }
+}
+
+/// Where a token taken from Redis is.
+struct Remote {
+    store: Arc<RedisStore>,
+    key: String,
+    shape: Shape,
+    timeout: Duration,
+}
+
+/// A token reserved in Redis for a caller still waiting for it: given back
+/// there, in the background, if the wait is cancelled.
+struct GiveBackOnDrop(Option<Remote>);
+
+impl GiveBackOnDrop {
+    fn kept(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GiveBackOnDrop {
+    fn drop(&mut self) {
+        let Some(remote) = self.0.take() else {
+            return;
+        };
+        // Dropped outside a runtime (at its shutdown), the token stays
+        // taken: it comes back as the bucket refills.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = bucket::give_back(&remote.store, &remote.key, remote.shape, remote.timeout).await;
+            });
+        }
+    }
+}
