@@ -313,3 +313,92 @@ fn failures_judged_by_old_and_new_settings_open_the_circuit_once() {
         assert_eq!(machine.load().phase(), Phase::Open);
     });
 }
+
+/// A fleet's grant of one probe slot, written while two callers turn the
+/// circuit half-open and ask for probes: never more than the grant is
+/// admitted, and the grant is not lost to the race.
+#[test]
+fn a_grant_racing_the_turn_to_half_open_admits_no_more_than_granted() {
+    model(|| {
+        let timing = timing(1, 2);
+        let machine = Machine::new();
+        machine.bound_probes();
+        machine.closed_failure(&timing, epoch_of(&machine), &mut now());
+        let half_open = epoch_of(&machine) + 1;
+        let machine = Arc::new(machine);
+        let grant = {
+            let machine = machine.clone();
+            thread::spawn(move || machine.grant_probes(half_open, 1))
+        };
+        let callers: Vec<_> = (0..2)
+            .map(|_| {
+                let machine = machine.clone();
+                thread::spawn(move || acquire(&machine, &timing))
+            })
+            .collect();
+        grant.join().unwrap();
+        let mut probes = callers
+            .into_iter()
+            .filter_map(|caller| caller.join().unwrap())
+            .count();
+        assert!(probes <= 1);
+        probes += usize::from(acquire(&machine, &timing).is_some());
+        assert_eq!(probes, 1);
+    });
+}
+
+/// The fleet's OPEN arrives while a local failure opens the circuit: it
+/// opens once.
+#[test]
+fn a_fleet_open_racing_a_local_trip_opens_the_circuit_once() {
+    model(|| {
+        let machine = Arc::new(Machine::new());
+        let epoch = epoch_of(&machine);
+        let local = {
+            let machine = machine.clone();
+            thread::spawn(move || machine.closed_failure(&timing(1, 1), epoch, &mut now()))
+        };
+        let fleet = {
+            let machine = machine.clone();
+            thread::spawn(move || machine.open_until_deadline(epoch, 1_000))
+        };
+        let opened = [local.join().unwrap(), fleet.join().unwrap()]
+            .into_iter()
+            .flatten()
+            .count();
+        assert_eq!(opened, 1);
+        assert_eq!(machine.load().phase(), Phase::Open);
+    });
+}
+
+/// The fleet's probes close the circuit while this replica's own probe
+/// fails: one of the two wins, and the circuit is in its state.
+#[test]
+fn the_fleets_close_racing_a_probe_failure_has_one_outcome() {
+    model(|| {
+        let machine = Arc::new(half_open(1));
+        let timing = timing(1, 1);
+        let Some(Pass::Probe { epoch }) = acquire(&machine, &timing) else {
+            panic!("the first caller is the probe")
+        };
+        let failure = {
+            let machine = machine.clone();
+            thread::spawn(move || machine.probe_failure(&timing, epoch, &mut now()))
+        };
+        let close = {
+            let machine = machine.clone();
+            thread::spawn(move || machine.close_probing(epoch, |_| {}))
+        };
+        let (failed, closed) = (failure.join().unwrap(), close.join().unwrap());
+        assert!(
+            failed.is_some() != closed.is_some(),
+            "{failed:?} {closed:?}"
+        );
+        let expected = if closed.is_some() {
+            Phase::Closed { failures: 0 }
+        } else {
+            Phase::Open
+        };
+        assert_eq!(machine.load().phase(), expected);
+    });
+}

@@ -5,6 +5,12 @@
 //! but atomics and can be model-checked with loom. The settings come in with
 //! each operation too: the breaker can swap them while the machine runs, and
 //! each decision uses those in force when it is made.
+//!
+//! A breaker shared with a fleet (`store = "redis"`) also has its probes
+//! bounded by the slots its replica holds in the store: a third word grants
+//! the HALF_OPEN state of one epoch so many probes, and admits none to a
+//! HALF_OPEN state it does not name, so that a grant written late, or for a
+//! state that has ended, never lets a probe through unbounded.
 
 use super::word::{Phase, Word};
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -63,6 +69,9 @@ impl<F: Fn() -> u64> Now<F> {
 
 const NEVER: u64 = u64::MAX;
 
+/// The probe grant of a breaker not bounded by a fleet: the settings alone decide.
+const UNBOUNDED: u64 = u64::MAX;
+
 /// When a state ends, to the nanosecond (never is all ones), in two words
 /// that each carry the low 16 bits of the epoch of the state they belong to:
 /// the high word also holds the probe rounds that failed in a row before it
@@ -109,6 +118,9 @@ pub(crate) struct Machine {
     word: AtomicU64,
     deadline_high: AtomicU64,
     deadline_low: AtomicU64,
+    /// `UNBOUNDED`, or the probes granted to one HALF_OPEN state: its epoch
+    /// in the high half, the count in the low one.
+    grant: AtomicU64,
 }
 
 impl Machine {
@@ -117,6 +129,7 @@ impl Machine {
             word: AtomicU64::new(Word::new(0, 0, Phase::Closed { failures: 0 }).0),
             deadline_high: AtomicU64::new(0),
             deadline_low: AtomicU64::new(0),
+            grant: AtomicU64::new(UNBOUNDED),
         }
     }
 
@@ -219,7 +232,7 @@ impl Machine {
                 Phase::HalfOpen {
                     in_flight,
                     successes,
-                } if in_flight + successes < timing.probes => {
+                } if in_flight + successes < self.admits(timing, epoch) => {
                     let taken = word.with(Phase::HalfOpen {
                         in_flight: in_flight + 1,
                         successes,
@@ -297,8 +310,9 @@ impl Machine {
         epoch: u32,
         prepare: impl Fn(u8),
     ) -> Option<Transition> {
+        let needed = self.needs(timing, epoch);
         let (from, to) = self.update(epoch, |word| match word.phase() {
-            Phase::HalfOpen { successes, .. } if successes + 1 >= timing.probes => {
+            Phase::HalfOpen { successes, .. } if successes + 1 >= needed => {
                 let closed = word.next_with_fresh_window(Phase::Closed { failures: 0 });
                 prepare(closed.window());
                 Some(closed)
@@ -358,6 +372,97 @@ impl Machine {
             })),
             _ => None,
         });
+    }
+
+    /// Opens a CLOSED, HALF_OPEN or OPEN circuit of `epoch` until `until`:
+    /// the deadline the fleet's OPEN gives. From HALF_OPEN it counts as a
+    /// failed probe round, which the next open time of this breaker's own
+    /// grows by.
+    pub(crate) fn open_until_deadline(&self, epoch: u32, until: u64) -> Option<Transition> {
+        let mut word = self.load();
+        while word.epoch() == epoch {
+            let rounds = match word.phase() {
+                Phase::Closed { .. } => 0,
+                Phase::Open => self.failed_rounds(word),
+                Phase::HalfOpen { .. } => self.failed_rounds(word) + 1,
+                _ => return None,
+            };
+            if let Some(transition) = self.open_until(word, rounds, until) {
+                return Some(transition);
+            }
+            word = self.load();
+        }
+        None
+    }
+
+    /// Closes a HALF_OPEN circuit of `epoch` whose fleet's probes succeeded,
+    /// after `prepare` has cleared the window it will record into.
+    pub(crate) fn close_probing(&self, epoch: u32, prepare: impl Fn(u8)) -> Option<Transition> {
+        let (from, to) = self.update(epoch, |word| match word.phase() {
+            Phase::HalfOpen { .. } => {
+                let closed = word.next_with_fresh_window(Phase::Closed { failures: 0 });
+                prepare(closed.window());
+                Some(closed)
+            }
+            _ => None,
+        })?;
+        Some((from.phase(), to.phase()))
+    }
+
+    /// Bounds the probes by grants: until [`grant_probes`](Self::grant_probes)
+    /// names a HALF_OPEN state, it admits none.
+    pub(crate) fn bound_probes(&self) {
+        // Epoch 0 is the first CLOSED state, never a HALF_OPEN one
+        // (short of 2^32 transitions).
+        self.grant.store(0, Ordering::Release);
+    }
+
+    /// Lets the settings alone bound the probes again.
+    pub(crate) fn unbound_probes(&self) {
+        self.grant.store(UNBOUNDED, Ordering::Release);
+    }
+
+    /// Grants the HALF_OPEN state of `epoch` `probes` probes, if the probes
+    /// are bounded by grants.
+    pub(crate) fn grant_probes(&self, epoch: u32, probes: u32) {
+        let grant = u64::from(epoch) << 32 | u64::from(probes);
+        let mut current = self.grant.load(Ordering::Acquire);
+        while current != UNBOUNDED {
+            match self
+                .grant
+                .compare_exchange(current, grant, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(changed) => current = changed,
+            }
+        }
+    }
+
+    /// Whether the probes are bounded by grants.
+    pub(crate) fn probes_bounded(&self) -> bool {
+        self.grant.load(Ordering::Acquire) != UNBOUNDED
+    }
+
+    /// The probes the HALF_OPEN state of `epoch` may have taken in all.
+    #[inline]
+    fn admits(&self, timing: &Timing, epoch: u32) -> u32 {
+        match self.grant.load(Ordering::Acquire) {
+            UNBOUNDED => timing.probes,
+            grant if (grant >> 32) as u32 == epoch => timing.probes.min(grant as u32),
+            _ => 0,
+        }
+    }
+
+    /// The probe successes that close the HALF_OPEN state of `epoch`: as
+    /// many as it was granted (at least one), or the settings' count for
+    /// probes admitted without a grant (while unbounded).
+    fn needs(&self, timing: &Timing, epoch: u32) -> u32 {
+        match self.grant.load(Ordering::Acquire) {
+            grant if grant != UNBOUNDED && (grant >> 32) as u32 == epoch => {
+                timing.probes.min(grant as u32).max(1)
+            }
+            _ => timing.probes,
+        }
     }
 
     /// Swaps the word for what `change` makes of it, for as long as it is
@@ -423,9 +528,15 @@ impl Machine {
         } else {
             0
         };
+        self.open_until(word, rounds, now.saturating_add(open_for(timing, rounds)))
+    }
+
+    /// Opens the circuit from `word` until `until`, `rounds` probe rounds
+    /// having failed in a row.
+    fn open_until(&self, word: Word, rounds: u32, until: u64) -> Option<Transition> {
         let open = word.next(Phase::Open);
         self.swap(word, open).ok()?;
-        self.set_due(open, rounds, now.saturating_add(open_for(timing, rounds)));
+        self.set_due(open, rounds, until);
         Some((word.phase(), Phase::Open))
     }
 
@@ -506,5 +617,99 @@ fn open_for(timing: &Timing, failed_rounds: u32) -> u64 {
         max_recovery
     } else {
         grown as u64
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn timing(probes: u32) -> Timing {
+        Timing {
+            failure_threshold: 1,
+            probes,
+            recovery: 0,
+            recovery_backoff: 1.0,
+            max_recovery: u64::MAX,
+            half_open_wait: None,
+        }
+    }
+
+    fn at(nanos: u64) -> Now<impl Fn() -> u64> {
+        Now::new(move || nanos)
+    }
+
+    /// A machine opened by a failure and due to turn half-open at once.
+    fn opened(machine: &Machine, timing: &Timing) -> u32 {
+        machine.closed_failure(timing, machine.load().epoch(), &mut at(0));
+        machine.load().epoch() + 1
+    }
+
+    fn probes(machine: &Machine, timing: &Timing) -> Vec<Pass> {
+        std::iter::from_fn(|| machine.acquire(timing, &mut at(0), &mut |_| {}).ok())
+            .take(10)
+            .collect()
+    }
+
+    #[test]
+    fn bounded_probes_need_a_grant_for_their_half_open_state() {
+        let (machine, timing) = (Machine::new(), timing(3));
+        machine.bound_probes();
+        let half_open = opened(&machine, &timing);
+        assert!(probes(&machine, &timing).is_empty());
+        machine.grant_probes(half_open - 1, 3);
+        assert!(
+            probes(&machine, &timing).is_empty(),
+            "a grant for another state"
+        );
+        machine.grant_probes(half_open, 2);
+        assert_eq!(probes(&machine, &timing).len(), 2);
+        // As many successes as granted close the circuit.
+        assert!(machine.probe_success(&timing, half_open, |_| {}).is_none());
+        assert!(machine.probe_success(&timing, half_open, |_| {}).is_some());
+        assert_eq!(machine.load().phase(), Phase::Closed { failures: 0 });
+    }
+
+    #[test]
+    fn unbounded_probes_are_the_settings_and_a_grant_changes_nothing() {
+        let (machine, timing) = (Machine::new(), timing(3));
+        let half_open = opened(&machine, &timing);
+        machine.grant_probes(half_open, 1);
+        assert_eq!(probes(&machine, &timing).len(), 3);
+        machine.bound_probes();
+        assert!(
+            probes(&machine, &timing).is_empty(),
+            "bounded, the grant made while unbounded is no more"
+        );
+        assert!(machine.probes_bounded());
+        machine.unbound_probes();
+        assert!(!machine.probes_bounded());
+    }
+
+    #[test]
+    fn the_fleets_open_lasts_until_its_deadline_and_its_close_starts_afresh() {
+        let (machine, timing) = (Machine::new(), timing(1));
+        let closed = machine.load();
+        let (from, to) = machine
+            .open_until_deadline(closed.epoch(), 5_000)
+            .expect("a CLOSED circuit opens");
+        assert_eq!((from, to), (closed.phase(), Phase::Open));
+        assert_eq!(machine.open_time_left(&mut at(1_000)), Some(4_000));
+        assert!(
+            machine.open_until_deadline(closed.epoch(), 9_000).is_none(),
+            "a late call for an ended state changes nothing"
+        );
+        let open = machine.load();
+        assert!(machine.open_until_deadline(open.epoch(), 9_000).is_some());
+        assert_eq!(machine.open_time_left(&mut at(1_000)), Some(8_000));
+        machine.current(&timing, &mut at(9_000), &mut |_| {});
+        let half_open = machine.load();
+        assert!(matches!(half_open.phase(), Phase::HalfOpen { .. }));
+        let cleared = std::cell::Cell::new(None);
+        machine.close_probing(half_open.epoch(), |window| cleared.set(Some(window)));
+        let closed_again = machine.load();
+        assert_eq!(closed_again.phase(), Phase::Closed { failures: 0 });
+        assert_eq!(cleared.get(), Some(closed_again.window()));
+        assert_ne!(closed_again.window(), half_open.window());
     }
 }

@@ -2,6 +2,7 @@
 
 mod config;
 mod events;
+mod fleet;
 mod history;
 mod machine;
 mod settings;
@@ -17,6 +18,8 @@ use std::time::Duration;
 
 pub use config::CircuitBreakerConfig;
 pub use events::CircuitBreakerEvent;
+#[cfg(feature = "redis")]
+pub(crate) use fleet::FleetView;
 use history::History;
 use machine::{Machine, Now, Pass, Transition};
 use settings::Settings;
@@ -117,6 +120,10 @@ pub struct CircuitBreakerMetrics {
     pub ignored_calls: u64,
     /// Calls refused by an open, forced-open or probe-saturated circuit.
     pub not_permitted_calls: u64,
+    /// With `store = "redis"`: syncs with Redis that failed (no answer in
+    /// time, or an error), since creation; the breaker judged its own calls
+    /// alone meanwhile.
+    pub store_errors: u64,
     /// How long the breaker has been in `state`.
     pub state_duration: Duration,
     /// Time spent OPEN, HALF_OPEN or FORCED_OPEN since creation, the current
@@ -168,6 +175,9 @@ pub struct CircuitBreaker {
     not_permitted: Counter,
     history: History,
     listeners: Listeners<EventListener>,
+    /// With `store = "redis"`: how the fleet's syncer reaches the breaker.
+    #[cfg(feature = "redis")]
+    fleet: crate::stores::redis::breaker::Link,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -196,6 +206,8 @@ impl CircuitBreaker {
             not_permitted: Counter::default(),
             history: History::new(),
             listeners: Listeners::new(),
+            #[cfg(feature = "redis")]
+            fleet: Default::default(),
         })
     }
 
@@ -261,6 +273,7 @@ impl CircuitBreaker {
             // A count kept by the other mode means nothing to this one.
             self.machine.closed_success(self.machine.load().epoch());
         }
+        self.follow_store();
         Ok(())
     }
 
@@ -304,6 +317,7 @@ impl CircuitBreaker {
             slow_calls: self.slow.get(),
             ignored_calls: self.ignored.get(),
             not_permitted_calls: self.not_permitted.get(),
+            store_errors: self.store_errors(),
             state_duration: self.history.in_state(now),
             open_duration: self.history.refusing(state, now),
         }
@@ -519,6 +533,7 @@ impl CircuitBreaker {
             return;
         }
         self.history.record(from, to, self.clock.nanos());
+        self.wake_fleet();
         emit(Event::StateTransition {
             name: &self.name,
             from,

@@ -109,7 +109,9 @@ impl<P: Keyed> Family<P> {
         let members = self.members.pin();
         let member = members.get_or_insert_with(key.into(), || {
             let name = Name::from(format!("{}[{key}]", self.name));
-            let policy = Arc::new(valid(template.policy.sibling(name, &template.config)));
+            let policy = P::shared(Arc::new(valid(
+                template.policy.sibling(name, &template.config),
+            )));
             Member::new(policy, self.arrivals.fetch_add(1, Ordering::Relaxed) + 1)
         });
         let policy = member.used(self.arrivals.load(Ordering::Relaxed));

@@ -41,6 +41,10 @@ pub trait Policy: Send + Sync + Sized + 'static {
         let _ = template;
         self.reconfigure(config.clone())
     }
+    /// An instance the registry or a family has just put in an `Arc`.
+    fn shared(policy: Arc<Self>) -> Arc<Self> {
+        policy
+    }
 }
 
 macro_rules! policy {
@@ -68,7 +72,13 @@ macro_rules! policy {
 }
 
 policy!(Retry, RetryConfig, retries);
-policy!(CircuitBreaker, CircuitBreakerConfig, circuit_breakers);
+policy!(CircuitBreaker, CircuitBreakerConfig, circuit_breakers, {
+    // Reachable by the fleet's syncer, with `store = "redis"`.
+    fn shared(policy: Arc<Self>) -> Arc<Self> {
+        CircuitBreaker::attach(&policy);
+        policy
+    }
+});
 policy!(RateLimiter, RateLimiterConfig, rate_limiters, {
     // One settings block for a keyed family, hot in cache for every member.
     fn sibling(&self, name: Name, _: &RateLimiterConfig) -> Result<Self, ConfigError> {
@@ -343,7 +353,7 @@ impl<P: Policy> Kind<P> {
                 })
             }
         };
-        let policy = Arc::new(policy);
+        let policy = P::shared(Arc::new(policy));
         self.instances.insert(name.to_owned(), policy.clone());
         policy
     }

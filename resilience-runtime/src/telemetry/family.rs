@@ -66,6 +66,7 @@ pub(crate) fn breakers(reads: &[BreakerRead]) -> (BreakerRead, StateCounts) {
         slow_calls: 0,
         ignored_calls: 0,
         not_permitted_calls: 0,
+        store_errors: 0,
         state_duration: Duration::ZERO,
         open_duration: Duration::ZERO,
     };
@@ -104,6 +105,7 @@ pub(crate) fn breakers(reads: &[BreakerRead]) -> (BreakerRead, StateCounts) {
         sum.slow_calls += m.slow_calls;
         sum.ignored_calls += m.ignored_calls;
         sum.not_permitted_calls += m.not_permitted_calls;
+        sum.store_errors += m.store_errors;
         sum.open_duration += m.open_duration;
     }
     let rate = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);

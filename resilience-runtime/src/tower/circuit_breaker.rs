@@ -55,6 +55,8 @@ pub struct CircuitBreakerLayer<C = fn(&BoxError) -> bool> {
 impl CircuitBreakerLayer {
     /// A layer over `breaker`, counting every error as a failure.
     pub fn new(breaker: Arc<CircuitBreaker>) -> Self {
+        // With `store = "redis"`, an `Arc` made by hand syncs from here on.
+        CircuitBreaker::attach(&breaker);
         CircuitBreakerLayer {
             breaker,
             on: every_error,

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+pub(crate) mod breaker;
 pub(crate) mod bucket;
+mod syncer;
 use tokio::sync::OnceCell;
 
 use crate::config::ConfigError;
@@ -42,6 +44,11 @@ impl RedisStore {
     /// The key `kind:name` under this store's prefix: `resilience:rl:search`.
     pub(crate) fn key(&self, kind: &str, name: &str) -> String {
         format!("{}:{kind}:{name}", self.prefix)
+    }
+
+    /// The client the connections are made from.
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// The shared connection, made now if it is not yet; a failed attempt is

@@ -15,6 +15,8 @@ pub(crate) struct BreakerReading {
     pub(crate) outage: Option<Duration>,
     pub(crate) failure_rate: Option<f64>,
     pub(crate) window_calls: u32,
+    /// With `store = "redis"`: how long it has been without its store, if it is.
+    pub(crate) store_down: Option<Duration>,
 }
 
 /// A breaker refusing calls is degraded, and critical once it has refused
@@ -31,7 +33,20 @@ pub(crate) fn breaker(rules: &HealthRules, reading: BreakerReading) -> Vec<Healt
         ));
     }
     reasons.extend(failing(rules, reading, "its window"));
+    reasons.extend(reading.store_down.map(breaker_alone));
     reasons
+}
+
+/// A shared breaker without its store for `down`: degraded, as it judges
+/// its own calls alone and its probes are not bounded across the fleet.
+fn breaker_alone(down: Duration) -> HealthReason {
+    HealthReason::new(
+        ReasonCode::StoreUnavailable,
+        format!(
+            "Redis unavailable for {}: judging its own calls alone",
+            rounded(down)
+        ),
+    )
 }
 
 /// What a family of breakers is judged from: its members summed (the worst
@@ -175,6 +190,7 @@ mod tests {
             outage: None,
             failure_rate: None,
             window_calls: 0,
+            store_down: None,
         }
     }
 
@@ -274,6 +290,23 @@ mod tests {
                 (ReasonCode::CircuitOpen, HealthStatus::Degraded),
                 (ReasonCode::FailureRate, HealthStatus::Degraded)
             ]
+        );
+    }
+
+    #[test]
+    fn a_breaker_without_its_store_is_degraded_and_says_it_judges_alone() {
+        let reading = BreakerReading {
+            store_down: Some(Duration::from_millis(3_200)),
+            ..closed()
+        };
+        let reasons = breaker(&HealthRules::default(), reading);
+        assert_eq!(
+            codes(&reasons),
+            [(ReasonCode::StoreUnavailable, HealthStatus::Degraded)]
+        );
+        assert_eq!(
+            reasons[0].message,
+            "Redis unavailable for 3s200ms: judging its own calls alone"
         );
     }
 

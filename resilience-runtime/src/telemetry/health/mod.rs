@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use judge::BreakerReading;
 pub use rules::HealthRules;
 use tracker::{Observation, Reading, Tracker};
 pub use watch::watch_health;
@@ -73,6 +74,10 @@ pub enum ReasonCode {
     /// `rejection_rate`: a bulkhead or a rate limiter rejected more than
     /// `rejection_rate_alert` of its calls over the last minute. Degraded.
     RejectionRate,
+    /// `store_unavailable`: a policy with `store = "redis"` cannot reach
+    /// Redis and decides on its own (a rate limiter by its
+    /// `on_store_error`). Degraded.
+    StoreUnavailable,
 }
 
 impl ReasonCode {
@@ -83,6 +88,7 @@ impl ReasonCode {
             ReasonCode::OpenTooLong => "open_too_long",
             ReasonCode::FailureRate => "failure_rate",
             ReasonCode::RejectionRate => "rejection_rate",
+            ReasonCode::StoreUnavailable => "store_unavailable",
         }
     }
 
@@ -90,9 +96,10 @@ impl ReasonCode {
     pub fn status(self) -> HealthStatus {
         match self {
             ReasonCode::OpenTooLong => HealthStatus::Critical,
-            ReasonCode::CircuitOpen | ReasonCode::FailureRate | ReasonCode::RejectionRate => {
-                HealthStatus::Degraded
-            }
+            ReasonCode::CircuitOpen
+            | ReasonCode::FailureRate
+            | ReasonCode::RejectionRate
+            | ReasonCode::StoreUnavailable => HealthStatus::Degraded,
         }
     }
 }
@@ -301,11 +308,15 @@ impl Registry {
         for breaker in self.circuit_breakers() {
             let metrics = breaker.metrics();
             let outage = breaker.outage_duration(metrics.state);
+            let reading = BreakerReading {
+                store_down: observe::store_down(breaker.store_status()),
+                ..observe::breaker(metrics, outage)
+            };
             push(
                 PolicyKind::CircuitBreaker,
                 breaker.name(),
                 false,
-                Reading::Breaker(observe::breaker(metrics, outage)),
+                Reading::Breaker(reading),
             );
         }
         for family in self.families::<CircuitBreaker>() {

@@ -7,6 +7,7 @@ use super::judge::{BreakerReading, FamilyReading};
 use super::tracker::Reading;
 use crate::circuit_breaker::CircuitBreakerMetrics;
 use crate::keyed::Family;
+use crate::rate_limiter::StoreStatus;
 use crate::registry::Policy;
 use crate::telemetry::family;
 use crate::CircuitBreaker;
@@ -17,6 +18,15 @@ pub(super) fn breaker(metrics: CircuitBreakerMetrics, outage: Option<Duration>) 
         outage,
         failure_rate: metrics.failure_rate,
         window_calls: metrics.window_calls,
+        store_down: None,
+    }
+}
+
+/// How long a breaker has been without its store, if it is.
+pub(super) fn store_down(status: StoreStatus) -> Option<Duration> {
+    match status {
+        StoreStatus::Unavailable { for_ } => Some(for_),
+        StoreStatus::Local | StoreStatus::Available => None,
     }
 }
 

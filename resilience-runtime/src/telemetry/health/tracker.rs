@@ -164,6 +164,7 @@ mod tests {
                 outage: open_secs.map(Duration::from_secs),
                 failure_rate: None,
                 window_calls: 0,
+                store_down: None,
             }),
         }
     }

@@ -83,6 +83,8 @@ pub(super) fn breakers(registry: &Registry) {
             .set(count as f64);
         }
         breaker_counts(&labels, &metrics);
+        let statuses: Vec<_> = instances.iter().map(|b| b.store_status()).collect();
+        super::store::publish("circuit_breaker", &labels, &statuses, metrics.store_errors);
         let mut transitions: Vec<(CircuitState, CircuitState, u64)> = Vec::new();
         for breaker in &instances {
             for (from, to, count) in breaker.transitions() {

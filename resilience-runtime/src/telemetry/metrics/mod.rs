@@ -2,6 +2,7 @@
 //! the [module's documentation](super).
 
 mod keyable;
+mod store;
 
 use std::sync::Once;
 use std::time::Duration;
@@ -141,6 +142,7 @@ fn label(state: CircuitState) -> &'static str {
 fn describe() {
     static DESCRIBED: Once = Once::new();
     DESCRIBED.call_once(|| {
+        store::describe();
         describe_gauge!(
             "resilience_circuitbreaker_state",
             "1 for the breaker's current state, 0 for the others"
