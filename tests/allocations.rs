@@ -160,6 +160,29 @@ fn each_sync_attribute_allocates_nothing_on_success() {
     assert_eq!(sync_allocations(sync_fallback), 0, "fallback");
 }
 
+// Synced with Redis by the syncer's thread every millisecond while the
+// calls run: nothing of it happens on the caller's thread.
+#[cfg(feature = "redis")]
+#[circuit_breaker(
+    name = "alloc-redis-breaker",
+    store = "redis",
+    failure_rate_threshold = 0.5,
+    sync_interval = "1ms"
+)]
+fn sync_redis_breaker() -> Result<u32, AppError> {
+    Ok(7)
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn a_breaker_shared_through_redis_allocates_nothing_on_success() {
+    let server = resilience_examples::redis_server::RedisServer::start();
+    resilience_runtime::registry()
+        .set_redis(server.url())
+        .unwrap();
+    assert_eq!(sync_allocations(sync_redis_breaker), 0);
+}
+
 #[cfg(feature = "fallback-cache")]
 static CACHED_FAILS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -191,7 +191,9 @@ impl fmt::Debug for CircuitBreaker {
 }
 
 impl CircuitBreaker {
-    /// A closed breaker named `name`.
+    /// A closed breaker named `name`. With `store = "redis"`, make it with
+    /// [`new_shared`](Self::new_shared) instead, which the fleet's syncer
+    /// can reach.
     pub fn new(name: impl Into<Name>, config: CircuitBreakerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(CircuitBreaker {

@@ -30,6 +30,10 @@
 //!   minute to now: an instance's first evaluation has no rate yet, and one
 //!   watched for less than a minute is judged over that time.
 //!
+//! - a circuit breaker with `store = "redis"` that cannot reach Redis is
+//!   **degraded**: it judges its own calls alone, and its probes are not
+//!   bounded across the fleet, until Redis answers again;
+//!
 //! - a keyed family is judged as one instance (`keyed` in
 //!   [`InstanceHealth`]): degraded while a member breaker refuses calls,
 //!   with a reason naming how many keys do (and the first few), critical
@@ -105,6 +109,8 @@
 //! | `resilience_retry_budget_available_retries` | | gauge: retries the window allows now |
 //! | `resilience_fallback_calls_total` | `kind`: error, rejection; `source`: cache, method, value (what answered); `name` is the function's | counter |
 //! | `resilience_fallback_cache_misses_total` | `name` is the function's | counter: failures the cache had no fresh answer for (0 without `cache`) |
+//! | `resilience_store_available` | `kind`: circuit_breaker; for `store = "redis"` only | gauge: 1 while it reaches Redis, 0 while it decides without it |
+//! | `resilience_store_errors_total` | `kind`, as above | counter: requests to Redis that failed or timed out (a breaker's syncs) |
 
 pub(crate) mod family;
 pub(crate) mod health;
