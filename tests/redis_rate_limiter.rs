@@ -20,6 +20,7 @@ use common::{AppError, Recorder};
 use resilience_examples::redis_server::RedisServer;
 use resilience_runtime::rate_limiter::{RateLimiterConfig, StoreStatus};
 use resilience_runtime::stores::{OnStoreError, Store};
+use resilience_runtime::telemetry::{HealthStatus, ReasonCode};
 use resilience_runtime::{rate_limiter, registry, Error, RateLimiter};
 
 /// One test at a time: they share the process's store.
@@ -172,13 +173,30 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
     let _turn = turn();
     let mut server = redis();
     let recorder = Recorder::new(&["outage-local"]);
+    let store_events = || {
+        let mut lines = recorder.lines();
+        lines.retain(|line| line.starts_with("store"));
+        lines
+    };
     // A fleet of 4 at 1,000 a second with a burst of 400: this replica's share
     // is 250 a second and 100 tokens.
     let config = shared(400, 1_000.0)
         .expected_replicas(4)
         .store_timeout(Duration::from_millis(30));
-    let limiter = RateLimiter::new("outage-local", config).unwrap();
+    registry().configure_rate_limiter("outage-local", config).unwrap();
+    let limiter = registry().rate_limiter("outage-local");
     limiter.acquire().await.unwrap();
+    let reasons = || {
+        registry()
+            .health()
+            .instances
+            .into_iter()
+            .find(|instance| instance.name == "outage-local")
+            .map(|instance| instance.reasons)
+            .unwrap_or_default()
+    };
+    assert!(reasons().is_empty(), "healthy on Redis: {:?}", reasons());
+
 
     server.kill();
     let start = Instant::now();
@@ -190,12 +208,23 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
     );
     assert!(admitted >= 100, "the local share's burst was not used: {admitted}");
     assert!(matches!(limiter.store_status(), StoreStatus::Unavailable { .. }));
-    assert!(limiter.metrics().store_errors >= 300);
+    let errors = limiter.metrics().store_errors;
+    assert!(
+        (1..30).contains(&errors),
+        "Redis is asked again once per 100 ms, not by every call: {errors} failed requests"
+    );
     assert_eq!(
-        recorder.lines(),
+        store_events(),
         ["store unavailable outage-local"],
         "one event for the outage"
     );
+    let down = reasons();
+    let down = down
+        .iter()
+        .find(|reason| reason.code == ReasonCode::StoreUnavailable)
+        .unwrap_or_else(|| panic!("no store reason in {down:?}"));
+    assert_eq!(down.code.status(), HealthStatus::Degraded);
+    assert!(down.message.starts_with("Redis unavailable for"), "{}", down.message);
 
     server.restart();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -208,8 +237,13 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
     limiter.acquire().await.unwrap();
     assert_eq!(server.calls_of("evalsha"), before + 1, "decided on Redis again");
     assert_eq!(
-        recorder.lines(),
+        store_events(),
         ["store unavailable outage-local", "store recovered outage-local"]
+    );
+    assert!(
+        reasons().iter().all(|reason| reason.code != ReasonCode::StoreUnavailable),
+        "the store reason cleared: {:?}",
+        reasons()
     );
 }
 

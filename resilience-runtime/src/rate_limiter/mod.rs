@@ -66,6 +66,9 @@ pub struct RateLimiter {
     store_down: AtomicBool,
     /// When the store failed, in the clock's nanoseconds.
     store_down_since: AtomicU64,
+    /// While the store is down, when a call may ask it again (the others
+    /// are decided at once), in the clock's nanoseconds.
+    store_retry_at: AtomicU64,
     /// Requests to the store that failed.
     store_errors: Counter,
 }
@@ -221,6 +224,7 @@ impl RateLimiter {
             share_tat: AtomicU64::new(0),
             store_down: AtomicBool::new(false),
             store_down_since: AtomicU64::new(0),
+            store_retry_at: AtomicU64::new(0),
             store_errors: Counter::default(),
         }
     }

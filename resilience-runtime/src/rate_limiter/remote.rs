@@ -25,6 +25,7 @@ impl RateLimiter {
         };
         let timeout = settings.config.store_timeout;
         let verdict = match redis::current() {
+            Some(_) if !self.ask_store(settings) => Err(StoreError::StillDown),
             Some(store) => {
                 let key = store.key("rl", &self.name);
                 let shape = shape(settings);
@@ -57,7 +58,9 @@ impl RateLimiter {
                 Err(self.reject(wait))
             }
             Err(error) => {
-                self.store_failed(&error);
+                if !matches!(error, StoreError::StillDown) {
+                    self.store_failed(&error);
+                }
                 drop(precheck);
                 let wait = self.alone(settings, settings.max_wait)?;
                 self.sleep_for(wait, Bucket::Share).await;

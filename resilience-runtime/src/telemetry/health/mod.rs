@@ -73,6 +73,10 @@ pub enum ReasonCode {
     /// `rejection_rate`: a bulkhead or a rate limiter rejected more than
     /// `rejection_rate_alert` of its calls over the last minute. Degraded.
     RejectionRate,
+    /// `store_unavailable`: a policy with `store = "redis"` cannot reach
+    /// Redis and decides on its own (a rate limiter by its
+    /// `on_store_error`). Degraded.
+    StoreUnavailable,
 }
 
 impl ReasonCode {
@@ -83,6 +87,7 @@ impl ReasonCode {
             ReasonCode::OpenTooLong => "open_too_long",
             ReasonCode::FailureRate => "failure_rate",
             ReasonCode::RejectionRate => "rejection_rate",
+            ReasonCode::StoreUnavailable => "store_unavailable",
         }
     }
 
@@ -90,9 +95,10 @@ impl ReasonCode {
     pub fn status(self) -> HealthStatus {
         match self {
             ReasonCode::OpenTooLong => HealthStatus::Critical,
-            ReasonCode::CircuitOpen | ReasonCode::FailureRate | ReasonCode::RejectionRate => {
-                HealthStatus::Degraded
-            }
+            ReasonCode::CircuitOpen
+            | ReasonCode::FailureRate
+            | ReasonCode::RejectionRate
+            | ReasonCode::StoreUnavailable => HealthStatus::Degraded,
         }
     }
 }
@@ -319,12 +325,15 @@ impl Registry {
         }
         for limiter in self.rate_limiters() {
             let m = limiter.metrics();
-            let reading = observe::admission(m.permitted_calls, m.rejected_calls);
+            let reading = observe::admission(m.permitted_calls, m.rejected_calls)
+                .store_down(observe::store_down(limiter.store_status()));
             push(PolicyKind::RateLimiter, limiter.name(), false, reading);
         }
         for family in self.families::<RateLimiter>() {
             let m = family::rate_limiters(&observe::each(&family, RateLimiter::metrics));
-            let reading = observe::admission(m.permitted_calls, m.rejected_calls);
+            let down = observe::each(&family, |member| observe::store_down(member.store_status()));
+            let reading = observe::admission(m.permitted_calls, m.rejected_calls)
+                .store_down(down.into_iter().flatten().max());
             push(PolicyKind::RateLimiter, family.name(), true, reading);
         }
         for bulkhead in self.bulkheads() {

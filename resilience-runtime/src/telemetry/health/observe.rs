@@ -7,6 +7,7 @@ use super::judge::{BreakerReading, FamilyReading};
 use super::tracker::Reading;
 use crate::circuit_breaker::CircuitBreakerMetrics;
 use crate::keyed::Family;
+use crate::rate_limiter::StoreStatus;
 use crate::registry::Policy;
 use crate::telemetry::family;
 use crate::CircuitBreaker;
@@ -52,6 +53,25 @@ pub(super) fn admission(permitted: u64, rejected: u64) -> Reading {
     Reading::Admission {
         permitted,
         rejected,
+        store_down: None,
+    }
+}
+
+/// How long a rate limiter has been without its store, if it is.
+pub(super) fn store_down(status: StoreStatus) -> Option<Duration> {
+    match status {
+        StoreStatus::Unavailable { for_ } => Some(for_),
+        StoreStatus::Local | StoreStatus::Available => None,
+    }
+}
+
+impl Reading {
+    /// This reading, of a policy without its store for `down`.
+    pub(super) fn store_down(mut self, down: Option<Duration>) -> Self {
+        if let Reading::Admission { store_down, .. } = &mut self {
+            *store_down = down;
+        }
+        self
     }
 }
 

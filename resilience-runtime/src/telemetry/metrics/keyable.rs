@@ -10,7 +10,9 @@ use metrics::{counter, gauge, Label};
 
 use super::label;
 use crate::circuit_breaker::CircuitBreakerMetrics;
+use crate::rate_limiter::StoreStatus;
 use crate::registry::Policy;
+use crate::stores::Store;
 use crate::telemetry::family::{self, per_key_metrics};
 use crate::{CircuitState, Registry};
 
@@ -173,6 +175,17 @@ pub(super) fn rate_limiters(registry: &Registry) {
         .set(metrics.available_permissions);
         gauge!("resilience_ratelimiter_waiting_calls", labels.to_vec())
             .set(metrics.waiting_calls as f64);
+        // Only limiters on a store have these: the others would add series of zeros.
+        if instances.iter().any(|l| l.config().store != Store::Local) {
+            counter!("resilience_ratelimiter_store_errors_total", labels.to_vec())
+                .absolute(metrics.store_errors);
+            let reaching = instances
+                .iter()
+                .filter(|l| matches!(l.store_status(), StoreStatus::Available))
+                .count();
+            gauge!("resilience_ratelimiter_store_available", labels.to_vec())
+                .set(reaching as f64 / instances.len() as f64);
+        }
         for (kind, count) in [
             ("permitted", metrics.permitted_calls),
             ("rejected", metrics.rejected_calls),
