@@ -146,7 +146,11 @@ async fn a_restarted_redis_gets_the_script_again() {
         let _ = limiter.acquire().await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(server.calls_of("script|load") >= 1, "{:?}", server.command_calls());
+    assert!(
+        server.calls_of("script|load") >= 1,
+        "{:?}",
+        server.command_calls()
+    );
 }
 
 /// Runs `calls` checks on `limiter` while Redis is down, asserting that each
@@ -183,7 +187,9 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
     let config = shared(400, 1_000.0)
         .expected_replicas(4)
         .store_timeout(Duration::from_millis(30));
-    registry().configure_rate_limiter("outage-local", config).unwrap();
+    registry()
+        .configure_rate_limiter("outage-local", config)
+        .unwrap();
     let limiter = registry().rate_limiter("outage-local");
     limiter.acquire().await.unwrap();
     let reasons = || {
@@ -197,7 +203,6 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
     };
     assert!(reasons().is_empty(), "healthy on Redis: {:?}", reasons());
 
-
     server.kill();
     let start = Instant::now();
     let admitted = during_outage(&limiter, 300).await;
@@ -206,8 +211,14 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
         (admitted as f64) <= share_bound,
         "admitted {admitted} on the local share, more than {share_bound:.0}"
     );
-    assert!(admitted >= 100, "the local share's burst was not used: {admitted}");
-    assert!(matches!(limiter.store_status(), StoreStatus::Unavailable { .. }));
+    assert!(
+        admitted >= 100,
+        "the local share's burst was not used: {admitted}"
+    );
+    assert!(matches!(
+        limiter.store_status(),
+        StoreStatus::Unavailable { .. }
+    ));
     let errors = limiter.metrics().store_errors;
     assert!(
         (1..30).contains(&errors),
@@ -224,7 +235,11 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
         .find(|reason| reason.code == ReasonCode::StoreUnavailable)
         .unwrap_or_else(|| panic!("no store reason in {down:?}"));
     assert_eq!(down.code.status(), HealthStatus::Degraded);
-    assert!(down.message.starts_with("Redis unavailable for"), "{}", down.message);
+    assert!(
+        down.message.starts_with("Redis unavailable for"),
+        "{}",
+        down.message
+    );
 
     server.restart();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -235,13 +250,22 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
     }
     let before = server.calls_of("evalsha");
     limiter.acquire().await.unwrap();
-    assert_eq!(server.calls_of("evalsha"), before + 1, "decided on Redis again");
+    assert_eq!(
+        server.calls_of("evalsha"),
+        before + 1,
+        "decided on Redis again"
+    );
     assert_eq!(
         store_events(),
-        ["store unavailable outage-local", "store recovered outage-local"]
+        [
+            "store unavailable outage-local",
+            "store recovered outage-local"
+        ]
     );
     assert!(
-        reasons().iter().all(|reason| reason.code != ReasonCode::StoreUnavailable),
+        reasons()
+            .iter()
+            .all(|reason| reason.code != ReasonCode::StoreUnavailable),
         "the store reason cleared: {:?}",
         reasons()
     );
@@ -253,7 +277,9 @@ async fn with_redis_down_allow_lets_everything_through_and_deny_refuses_everythi
     let mut server = redis();
     let allow = RateLimiter::new(
         "outage-allow",
-        shared(1, 1.0).on_store_error(OnStoreError::Allow).local_precheck(false),
+        shared(1, 1.0)
+            .on_store_error(OnStoreError::Allow)
+            .local_precheck(false),
     )
     .unwrap();
     let deny = RateLimiter::new(
@@ -285,7 +311,10 @@ async fn without_a_store_set_the_limiter_decides_as_on_store_error_says() {
     assert!(limiter.acquire().await.is_ok());
     assert!(limiter.acquire().await.is_ok());
     assert!(limiter.acquire().await.is_err());
-    assert!(matches!(limiter.store_status(), StoreStatus::Unavailable { .. }));
+    assert!(matches!(
+        limiter.store_status(),
+        StoreStatus::Unavailable { .. }
+    ));
 }
 
 #[tokio::test]
@@ -303,7 +332,10 @@ async fn a_replica_over_the_whole_budget_is_refused_without_a_round_trip() {
     assert_eq!(server.calls_of("evalsha"), 0, "refused locally");
     // Without the pre-check, each refusal is Redis's.
     let other = RateLimiter::new("precheck", shared(5, 0.5).local_precheck(false)).unwrap();
-    assert!(other.acquire().await.is_err(), "the fleet's bucket is empty");
+    assert!(
+        other.acquire().await.is_err(),
+        "the fleet's bucket is empty"
+    );
     assert_eq!(server.calls_of("evalsha"), 1);
 }
 

@@ -516,7 +516,13 @@ impl RateLimiter {
 /// `tat` if it comes within `max_wait` of `now`; returns how long until it
 /// does, or in `Err` how long until it would have.
 #[inline]
-fn advance(tat: &AtomicU64, now: u64, interval: u64, burst: u64, max_wait: u64) -> Result<u64, u64> {
+fn advance(
+    tat: &AtomicU64,
+    now: u64,
+    interval: u64,
+    burst: u64,
+    max_wait: u64,
+) -> Result<u64, u64> {
     let mut current = tat.load(Ordering::Acquire);
     loop {
         let next = current.max(now).saturating_add(interval);

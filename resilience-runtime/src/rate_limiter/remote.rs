@@ -31,7 +31,17 @@ impl RateLimiter {
                 let shape = shape(settings);
                 bucket::take(&store, &key, shape, timeout)
                     .await
-                    .map(|verdict| (verdict, Remote { store, key, shape, timeout }))
+                    .map(|verdict| {
+                        (
+                            verdict,
+                            Remote {
+                                store,
+                                key,
+                                shape,
+                                timeout,
+                            },
+                        )
+                    })
             }
             None => Err(StoreError::NotSet),
         };
@@ -127,7 +137,8 @@ impl Drop for GiveBackOnDrop {
         // taken: it comes back as the bucket refills.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = bucket::give_back(&remote.store, &remote.key, remote.shape, remote.timeout).await;
+                let _ = bucket::give_back(&remote.store, &remote.key, remote.shape, remote.timeout)
+                    .await;
             });
         }
     }

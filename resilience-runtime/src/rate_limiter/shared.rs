@@ -95,7 +95,10 @@ impl RateLimiter {
             let settings = self.settings.get();
             let every = RETRY_STORE_EVERY.max(settings.config.store_timeout);
             self.store_retry_at.store(
-                settings.clock.nanos().saturating_add(saturating_nanos(every)),
+                settings
+                    .clock
+                    .nanos()
+                    .saturating_add(saturating_nanos(every)),
                 Ordering::Relaxed,
             );
             self.store_down_since
@@ -113,7 +116,8 @@ impl RateLimiter {
     /// Notes an answer from the store; the first after an outage is an event.
     #[inline]
     pub(super) fn store_answered(&self) {
-        if self.store_down.load(Ordering::Relaxed) && self.store_down.swap(false, Ordering::AcqRel) {
+        if self.store_down.load(Ordering::Relaxed) && self.store_down.swap(false, Ordering::AcqRel)
+        {
             emit(Event::StoreRecovered { name: &self.name });
         }
     }
