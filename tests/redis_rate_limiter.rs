@@ -397,3 +397,28 @@ async fn a_keyed_attribute_keeps_each_tenants_bucket_in_redis() {
         assert_eq!(reply, ":1\r\n", "tenant `{key}` has its bucket in Redis");
     }
 }
+
+#[cfg(feature = "tower")]
+#[tokio::test]
+async fn a_tower_layer_on_a_shared_limiter_checks_redis() {
+    use resilience_runtime::tower::RateLimiterLayer;
+    use tower::{service_fn, ServiceBuilder, ServiceExt};
+
+    let _turn = turn();
+    let server = redis();
+    let layer = RateLimiterLayer::from_config("redis-layer", shared(2, 0.0)).unwrap();
+    let service = ServiceBuilder::new()
+        .layer(layer)
+        .service(service_fn(|n: u32| async move { Ok::<_, std::convert::Infallible>(n) }));
+    assert_eq!(service.clone().oneshot(1).await.unwrap(), 1);
+    // The first check loaded the script; count from here.
+    server.reset_stats();
+    assert_eq!(service.clone().oneshot(2).await.unwrap(), 2);
+    let refused = service.clone().oneshot(3).await.unwrap_err();
+    assert!(
+        matches!(refused.downcast_ref::<Error>(), Some(Error::RateLimited { .. })),
+        "{refused}"
+    );
+    // The second token from Redis's bucket; the refusal was the local pre-check's.
+    assert_eq!(server.calls_of("evalsha"), 1);
+}
