@@ -367,6 +367,11 @@ async fn a_call_waits_for_a_token_redis_reserved_and_a_cancelled_wait_gives_it_b
     // A wait abandoned after 10 ms: its token goes back.
     let abandoned = tokio::time::timeout(Duration::from_millis(10), limiter.acquire()).await;
     assert!(abandoned.is_err(), "the wait was cut short");
+    let local = limiter.available_tokens();
+    assert!(
+        local < 0.5,
+        "the pre-check got its one token back, not two: {local} tokens"
+    );
     let deadline = Instant::now() + Duration::from_secs(2);
     while (bucket() - before).abs() > 1.0 {
         assert!(Instant::now() < deadline, "the token never came back");
@@ -409,14 +414,19 @@ async fn a_tower_layer_on_a_shared_limiter_checks_redis() {
     let layer = RateLimiterLayer::from_config("redis-layer", shared(2, 0.0)).unwrap();
     let service = ServiceBuilder::new()
         .layer(layer)
-        .service(service_fn(|n: u32| async move { Ok::<_, std::convert::Infallible>(n) }));
+        .service(service_fn(|n: u32| async move {
+            Ok::<_, std::convert::Infallible>(n)
+        }));
     assert_eq!(service.clone().oneshot(1).await.unwrap(), 1);
     // The first check loaded the script; count from here.
     server.reset_stats();
     assert_eq!(service.clone().oneshot(2).await.unwrap(), 2);
     let refused = service.clone().oneshot(3).await.unwrap_err();
     assert!(
-        matches!(refused.downcast_ref::<Error>(), Some(Error::RateLimited { .. })),
+        matches!(
+            refused.downcast_ref::<Error>(),
+            Some(Error::RateLimited { .. })
+        ),
         "{refused}"
     );
     // The second token from Redis's bucket; the refusal was the local pre-check's.

@@ -64,14 +64,20 @@ fn redis_rate_limiter(c: &mut Criterion) {
     let shared = Arc::new(RateLimiter::new("bench-redis", huge().store(Store::Redis)).unwrap());
     // Without the pre-check, so that every check is a round trip.
     let unchecked = Arc::new(
-        RateLimiter::new("bench-redis", huge().store(Store::Redis).local_precheck(false)).unwrap(),
+        RateLimiter::new(
+            "bench-redis",
+            huge().store(Store::Redis).local_precheck(false),
+        )
+        .unwrap(),
     );
     let local = Arc::new(RateLimiter::new("bench-local", huge()).unwrap());
     let client = redis::Client::open(server.url()).expect("a client");
     let ping = runtime
         .block_on(client.get_connection_manager())
         .expect("a connection");
-    runtime.block_on(shared.acquire()).expect("the script loaded");
+    runtime
+        .block_on(shared.acquire())
+        .expect("the script loaded");
 
     let mut group = c.benchmark_group("redis_rate_limiter");
     for in_flight in [1, IN_FLIGHT] {
@@ -82,7 +88,10 @@ fn redis_rate_limiter(c: &mut Criterion) {
                 spread(&runtime, iters, in_flight, move || {
                     let mut ping = ping.clone();
                     async move {
-                        let pong: String = redis::cmd("PING").query_async(&mut ping).await.expect("PONG");
+                        let pong: String = redis::cmd("PING")
+                            .query_async(&mut ping)
+                            .await
+                            .expect("PONG");
                         black_box(pong);
                     }
                 })

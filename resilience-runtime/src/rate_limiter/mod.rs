@@ -563,16 +563,30 @@ impl RateLimiter {
 }
 
 /// A token taken ahead of time, counted as waiting while its caller sleeps;
-/// handed back if the wait is cancelled.
+/// handed back to its bucket if the wait is cancelled.
 struct Reservation<'a> {
     limiter: &'a RateLimiter,
-    bucket: Bucket,
+    /// The bucket to give the token back to; none when someone else does.
+    bucket: Option<Bucket>,
 }
 
 impl<'a> Reservation<'a> {
     fn new(limiter: &'a RateLimiter, bucket: Bucket) -> Self {
         limiter.waiting.fetch_add(1, Ordering::Relaxed);
-        Reservation { limiter, bucket }
+        Reservation {
+            limiter,
+            bucket: Some(bucket),
+        }
+    }
+
+    /// A wait counted as such, whose token is given back by the caller.
+    #[cfg(feature = "redis")]
+    fn counting(limiter: &'a RateLimiter) -> Self {
+        limiter.waiting.fetch_add(1, Ordering::Relaxed);
+        Reservation {
+            limiter,
+            bucket: None,
+        }
     }
 
     /// The wait is over and the token used.
@@ -586,6 +600,8 @@ impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         self.limiter.waiting.fetch_sub(1, Ordering::Relaxed);
         // Moving the arrival time back one interval frees exactly one token.
-        self.limiter.give_back(self.bucket);
+        if let Some(bucket) = self.bucket {
+            self.limiter.give_back(bucket);
+        }
     }
 }

@@ -1,12 +1,11 @@
 //! The check of a limiter whose bucket is in Redis: one round trip, bounded
 //! by `store_timeout`.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Bucket, RateLimiter, Reservation, Settings};
-use std::sync::atomic::Ordering;
-
 use crate::clock::saturating_nanos;
 use crate::event::{emit, Event};
 use crate::stores::redis::bucket::{self, Shape, Verdict};
@@ -52,15 +51,15 @@ impl RateLimiter {
             Ok((Verdict::Taken(wait), remote)) => {
                 self.store_answered();
                 if !wait.is_zero() {
+                    // Cancelled while it sleeps, the call gives its token
+                    // back to Redis, and to the pre-check as it drops.
                     let given_back = GiveBackOnDrop(Some(remote));
-                    let reservation = Reservation::new(self, Bucket::Own);
+                    let waiting = Reservation::counting(self);
                     tokio::time::sleep(wait).await;
-                    reservation.kept();
+                    waiting.kept();
                     given_back.kept();
-                    if let Some(precheck) = precheck {
-                        precheck.kept();
-                    }
-                } else if let Some(precheck) = precheck {
+                }
+                if let Some(precheck) = precheck {
                     precheck.kept();
                 }
                 self.permit(saturating_nanos(wait));
@@ -117,16 +116,13 @@ impl RateLimiter {
         self.store_errors.add();
         if !self.store_down.load(Ordering::Relaxed) {
             let settings = self.settings.get();
+            let now = settings.clock.nanos();
             let every = RETRY_STORE_EVERY.max(settings.config.store_timeout);
             self.store_retry_at.store(
-                settings
-                    .clock
-                    .nanos()
-                    .saturating_add(saturating_nanos(every)),
+                now.saturating_add(saturating_nanos(every)),
                 Ordering::Relaxed,
             );
-            self.store_down_since
-                .store(self.settings.get().clock.nanos(), Ordering::Relaxed);
+            self.store_down_since.store(now, Ordering::Relaxed);
             if !self.store_down.swap(true, Ordering::AcqRel) {
                 let error = error.to_string();
                 emit(Event::StoreUnavailable {
