@@ -178,6 +178,7 @@ impl Serialize for PolicyMetrics {
                 map.serialize_entry("permitted_calls", &m.permitted_calls)?;
                 map.serialize_entry("waited_calls", &m.waited_calls)?;
                 map.serialize_entry("rejected_calls", &m.rejected_calls)?;
+                map.serialize_entry("store_errors", &m.store_errors)?;
             }
             PolicyMetrics::Retry(m) => {
                 map.serialize_entry(
