@@ -13,7 +13,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{AppError, Recorder};
@@ -22,11 +22,12 @@ use resilience_runtime::rate_limiter::{RateLimiterConfig, StoreStatus};
 use resilience_runtime::stores::{OnStoreError, Store};
 use resilience_runtime::telemetry::{HealthStatus, ReasonCode};
 use resilience_runtime::{rate_limiter, registry, Error, RateLimiter};
+use tokio::sync::{Mutex, MutexGuard};
 
 /// One test at a time: they share the process's store.
-fn turn() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+async fn turn() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::const_new(());
+    TURN.lock().await
 }
 
 /// A Redis of this test's own, set as the process's store.
@@ -52,7 +53,7 @@ fn replicas(name: &str, config: &RateLimiterConfig, replicas: usize) -> Vec<Arc<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_replicas_share_one_budget_however_the_calls_are_split() {
-    let _turn = turn();
+    let _turn = turn().await;
     let _server = redis();
     // 20 tokens of burst, 100 a second, for 3 seconds; one replica calls four
     // times as often as each of the others.
@@ -106,7 +107,7 @@ async fn four_replicas_share_one_budget_however_the_calls_are_split() {
 
 #[tokio::test]
 async fn each_check_is_one_round_trip() {
-    let _turn = turn();
+    let _turn = turn().await;
     let server = redis();
     let limiter = RateLimiter::new("one-round-trip", shared(1_000_000, 1e6)).unwrap();
     // The first check loads the script (`NOSCRIPT`, `SCRIPT LOAD`, again).
@@ -133,7 +134,7 @@ async fn each_check_is_one_round_trip() {
 
 #[tokio::test]
 async fn a_restarted_redis_gets_the_script_again() {
-    let _turn = turn();
+    let _turn = turn().await;
     let mut server = redis();
     let limiter = RateLimiter::new("noscript", shared(1_000, 1_000.0)).unwrap();
     limiter.acquire().await.unwrap();
@@ -174,7 +175,7 @@ async fn during_outage(limiter: &RateLimiter, calls: usize) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_again() {
-    let _turn = turn();
+    let _turn = turn().await;
     let mut server = redis();
     let recorder = Recorder::new(&["outage-local"]);
     let store_events = || {
@@ -273,7 +274,7 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
 
 #[tokio::test]
 async fn with_redis_down_allow_lets_everything_through_and_deny_refuses_everything() {
-    let _turn = turn();
+    let _turn = turn().await;
     let mut server = redis();
     let allow = RateLimiter::new(
         "outage-allow",
@@ -300,7 +301,7 @@ async fn with_redis_down_allow_lets_everything_through_and_deny_refuses_everythi
 
 #[tokio::test]
 async fn without_a_store_set_the_limiter_decides_as_on_store_error_says() {
-    let _turn = turn();
+    let _turn = turn().await;
     registry().clear_redis();
     let limiter = RateLimiter::new(
         "no-store",
@@ -319,7 +320,7 @@ async fn without_a_store_set_the_limiter_decides_as_on_store_error_says() {
 
 #[tokio::test]
 async fn a_replica_over_the_whole_budget_is_refused_without_a_round_trip() {
-    let _turn = turn();
+    let _turn = turn().await;
     let server = redis();
     let limiter = RateLimiter::new("precheck", shared(5, 0.5)).unwrap();
     for _ in 0..5 {
@@ -341,7 +342,7 @@ async fn a_replica_over_the_whole_budget_is_refused_without_a_round_trip() {
 
 #[tokio::test]
 async fn a_call_waits_for_a_token_redis_reserved_and_a_cancelled_wait_gives_it_back() {
-    let _turn = turn();
+    let _turn = turn().await;
     let server = redis();
     // One token, then one every 200 ms; a call waits up to a second.
     let config = shared(1, 5.0).max_wait(Duration::from_secs(1));
@@ -386,7 +387,7 @@ async fn per_tenant(tenant: &str) -> Result<(), AppError> {
 
 #[tokio::test]
 async fn a_keyed_attribute_keeps_each_tenants_bucket_in_redis() {
-    let _turn = turn();
+    let _turn = turn().await;
     let server = redis();
     per_tenant("acme").await.unwrap();
     per_tenant("acme").await.unwrap();
@@ -409,7 +410,7 @@ async fn a_tower_layer_on_a_shared_limiter_checks_redis() {
     use resilience_runtime::tower::RateLimiterLayer;
     use tower::{service_fn, ServiceBuilder, ServiceExt};
 
-    let _turn = turn();
+    let _turn = turn().await;
     let server = redis();
     let layer = RateLimiterLayer::from_config("redis-layer", shared(2, 0.0)).unwrap();
     let service = ServiceBuilder::new()
