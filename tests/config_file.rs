@@ -94,7 +94,7 @@ colour = "red"
             "2:2 circuit_braker: unknown kind of policy; did you mean `circuit_breaker`?",
             "6:1 rate_limiter.pricing.max-tokens: unknown key; did you mean `max_tokens`?",
             "7:1 rate_limiter.pricing.refil_rate: unknown key; did you mean `refill_rate`?",
-            "8:1 rate_limiter.pricing.colour: unknown key; expected `max_tokens`, `refill_rate`, `max_wait`, `max_keys` or `base`",
+            "8:1 rate_limiter.pricing.colour: unknown key; expected `max_tokens`, `refill_rate`, `max_wait`, `max_keys`, `store`, `on_store_error`, `store_timeout`, `expected_replicas`, `local_precheck` or `base`",
             "10:2 throttle: unknown kind of policy; expected one of `retry`, `circuit_breaker`, `rate_limiter`, `bulkhead`, `time_limiter`, `hedge` or `retry_budget`",
         ]
     );

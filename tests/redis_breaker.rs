@@ -249,8 +249,9 @@ fn a_replica_without_redis_goes_on_alone_says_so_and_shares_again_once_it_is_bac
     #[cfg(feature = "metrics")]
     {
         let text = rendered_metrics();
-        assert_eq!(store_series(&text, "resilience_store_available", name), 0.0);
-        assert!(store_series(&text, "resilience_store_errors_total", name) >= 5.0);
+        let series = |metric: &str| series(&text, &format!("{metric}{{name=\"{name}\"}}"));
+        assert_eq!(series("resilience_circuitbreaker_store_available"), 0.0);
+        assert!(series("resilience_circuitbreaker_store_errors_total") >= 5.0);
     }
 
     // Alone, a replica still opens on its own failures; the other cannot
@@ -392,16 +393,10 @@ fn rendered_metrics() -> String {
     handle.render()
 }
 
-/// The value of `metric` for the breaker `name`, labels in any order.
+/// The value of `series` (`name{labels}`) in the Prometheus text.
 #[cfg(feature = "metrics")]
-fn store_series(text: &str, metric: &str, name: &str) -> f64 {
-    let labels = [
-        "kind=\"circuit_breaker\"".to_owned(),
-        format!("name=\"{name}\""),
-    ];
+fn series(text: &str, series: &str) -> f64 {
     text.lines()
-        .filter(|line| line.starts_with(&format!("{metric}{{")))
-        .find(|line| labels.iter().all(|label| line.contains(label.as_str())))
-        .and_then(|line| line.rsplit_once(' ')?.1.parse().ok())
-        .unwrap_or_else(|| panic!("no series `{metric}` for `{name}` in:\n{text}"))
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no series `{series}` in:\n{text}"))
 }

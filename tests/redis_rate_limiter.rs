@@ -13,19 +13,21 @@
 mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{AppError, Recorder};
 use resilience_examples::redis_server::RedisServer;
 use resilience_runtime::rate_limiter::{RateLimiterConfig, StoreStatus};
 use resilience_runtime::stores::{OnStoreError, Store};
+use resilience_runtime::telemetry::{HealthStatus, ReasonCode};
 use resilience_runtime::{rate_limiter, registry, Error, RateLimiter};
+use tokio::sync::{Mutex, MutexGuard};
 
 /// One test at a time: they share the process's store.
-fn turn() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+async fn turn() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::const_new(());
+    TURN.lock().await
 }
 
 /// A Redis of this test's own, set as the process's store.
@@ -51,7 +53,7 @@ fn replicas(name: &str, config: &RateLimiterConfig, replicas: usize) -> Vec<Arc<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_replicas_share_one_budget_however_the_calls_are_split() {
-    let _turn = turn();
+    let _turn = turn().await;
     let _server = redis();
     // 20 tokens of burst, 100 a second, for 3 seconds; one replica calls four
     // times as often as each of the others.
@@ -105,7 +107,7 @@ async fn four_replicas_share_one_budget_however_the_calls_are_split() {
 
 #[tokio::test]
 async fn each_check_is_one_round_trip() {
-    let _turn = turn();
+    let _turn = turn().await;
     let server = redis();
     let limiter = RateLimiter::new("one-round-trip", shared(1_000_000, 1e6)).unwrap();
     // The first check loads the script (`NOSCRIPT`, `SCRIPT LOAD`, again).
@@ -132,7 +134,7 @@ async fn each_check_is_one_round_trip() {
 
 #[tokio::test]
 async fn a_restarted_redis_gets_the_script_again() {
-    let _turn = turn();
+    let _turn = turn().await;
     let mut server = redis();
     let limiter = RateLimiter::new("noscript", shared(1_000, 1_000.0)).unwrap();
     limiter.acquire().await.unwrap();
@@ -145,7 +147,11 @@ async fn a_restarted_redis_gets_the_script_again() {
         let _ = limiter.acquire().await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(server.calls_of("script|load") >= 1, "{:?}", server.command_calls());
+    assert!(
+        server.calls_of("script|load") >= 1,
+        "{:?}",
+        server.command_calls()
+    );
 }
 
 /// Runs `calls` checks on `limiter` while Redis is down, asserting that each
@@ -169,16 +175,34 @@ async fn during_outage(limiter: &RateLimiter, calls: usize) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_again() {
-    let _turn = turn();
+    let _turn = turn().await;
     let mut server = redis();
     let recorder = Recorder::new(&["outage-local"]);
+    let store_events = || {
+        let mut lines = recorder.lines();
+        lines.retain(|line| line.starts_with("store"));
+        lines
+    };
     // A fleet of 4 at 1,000 a second with a burst of 400: this replica's share
     // is 250 a second and 100 tokens.
     let config = shared(400, 1_000.0)
         .expected_replicas(4)
         .store_timeout(Duration::from_millis(30));
-    let limiter = RateLimiter::new("outage-local", config).unwrap();
+    registry()
+        .configure_rate_limiter("outage-local", config)
+        .unwrap();
+    let limiter = registry().rate_limiter("outage-local");
     limiter.acquire().await.unwrap();
+    let reasons = || {
+        registry()
+            .health()
+            .instances
+            .into_iter()
+            .find(|instance| instance.name == "outage-local")
+            .map(|instance| instance.reasons)
+            .unwrap_or_default()
+    };
+    assert!(reasons().is_empty(), "healthy on Redis: {:?}", reasons());
 
     server.kill();
     let start = Instant::now();
@@ -188,13 +212,34 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
         (admitted as f64) <= share_bound,
         "admitted {admitted} on the local share, more than {share_bound:.0}"
     );
-    assert!(admitted >= 100, "the local share's burst was not used: {admitted}");
-    assert!(matches!(limiter.store_status(), StoreStatus::Unavailable { .. }));
-    assert!(limiter.metrics().store_errors >= 300);
+    assert!(
+        admitted >= 100,
+        "the local share's burst was not used: {admitted}"
+    );
+    assert!(matches!(
+        limiter.store_status(),
+        StoreStatus::Unavailable { .. }
+    ));
+    let errors = limiter.metrics().store_errors;
+    assert!(
+        (1..30).contains(&errors),
+        "Redis is asked again once per 100 ms, not by every call: {errors} failed requests"
+    );
     assert_eq!(
-        recorder.lines(),
+        store_events(),
         ["store unavailable outage-local"],
         "one event for the outage"
+    );
+    let down = reasons();
+    let down = down
+        .iter()
+        .find(|reason| reason.code == ReasonCode::StoreUnavailable)
+        .unwrap_or_else(|| panic!("no store reason in {down:?}"));
+    assert_eq!(down.code.status(), HealthStatus::Degraded);
+    assert!(
+        down.message.starts_with("Redis unavailable for"),
+        "{}",
+        down.message
     );
 
     server.restart();
@@ -206,20 +251,36 @@ async fn redis_killed_mid_run_each_call_is_decided_locally_in_time_then_redis_ag
     }
     let before = server.calls_of("evalsha");
     limiter.acquire().await.unwrap();
-    assert_eq!(server.calls_of("evalsha"), before + 1, "decided on Redis again");
     assert_eq!(
-        recorder.lines(),
-        ["store unavailable outage-local", "store recovered outage-local"]
+        server.calls_of("evalsha"),
+        before + 1,
+        "decided on Redis again"
+    );
+    assert_eq!(
+        store_events(),
+        [
+            "store unavailable outage-local",
+            "store recovered outage-local"
+        ]
+    );
+    assert!(
+        reasons()
+            .iter()
+            .all(|reason| reason.code != ReasonCode::StoreUnavailable),
+        "the store reason cleared: {:?}",
+        reasons()
     );
 }
 
 #[tokio::test]
 async fn with_redis_down_allow_lets_everything_through_and_deny_refuses_everything() {
-    let _turn = turn();
+    let _turn = turn().await;
     let mut server = redis();
     let allow = RateLimiter::new(
         "outage-allow",
-        shared(1, 1.0).on_store_error(OnStoreError::Allow).local_precheck(false),
+        shared(1, 1.0)
+            .on_store_error(OnStoreError::Allow)
+            .local_precheck(false),
     )
     .unwrap();
     let deny = RateLimiter::new(
@@ -240,7 +301,7 @@ async fn with_redis_down_allow_lets_everything_through_and_deny_refuses_everythi
 
 #[tokio::test]
 async fn without_a_store_set_the_limiter_decides_as_on_store_error_says() {
-    let _turn = turn();
+    let _turn = turn().await;
     registry().clear_redis();
     let limiter = RateLimiter::new(
         "no-store",
@@ -251,12 +312,15 @@ async fn without_a_store_set_the_limiter_decides_as_on_store_error_says() {
     assert!(limiter.acquire().await.is_ok());
     assert!(limiter.acquire().await.is_ok());
     assert!(limiter.acquire().await.is_err());
-    assert!(matches!(limiter.store_status(), StoreStatus::Unavailable { .. }));
+    assert!(matches!(
+        limiter.store_status(),
+        StoreStatus::Unavailable { .. }
+    ));
 }
 
 #[tokio::test]
 async fn a_replica_over_the_whole_budget_is_refused_without_a_round_trip() {
-    let _turn = turn();
+    let _turn = turn().await;
     let server = redis();
     let limiter = RateLimiter::new("precheck", shared(5, 0.5)).unwrap();
     for _ in 0..5 {
@@ -269,13 +333,16 @@ async fn a_replica_over_the_whole_budget_is_refused_without_a_round_trip() {
     assert_eq!(server.calls_of("evalsha"), 0, "refused locally");
     // Without the pre-check, each refusal is Redis's.
     let other = RateLimiter::new("precheck", shared(5, 0.5).local_precheck(false)).unwrap();
-    assert!(other.acquire().await.is_err(), "the fleet's bucket is empty");
+    assert!(
+        other.acquire().await.is_err(),
+        "the fleet's bucket is empty"
+    );
     assert_eq!(server.calls_of("evalsha"), 1);
 }
 
 #[tokio::test]
 async fn a_call_waits_for_a_token_redis_reserved_and_a_cancelled_wait_gives_it_back() {
-    let _turn = turn();
+    let _turn = turn().await;
     let server = redis();
     // One token, then one every 200 ms; a call waits up to a second.
     let config = shared(1, 5.0).max_wait(Duration::from_secs(1));
@@ -301,6 +368,11 @@ async fn a_call_waits_for_a_token_redis_reserved_and_a_cancelled_wait_gives_it_b
     // A wait abandoned after 10 ms: its token goes back.
     let abandoned = tokio::time::timeout(Duration::from_millis(10), limiter.acquire()).await;
     assert!(abandoned.is_err(), "the wait was cut short");
+    let local = limiter.available_tokens();
+    assert!(
+        local < 0.5,
+        "the pre-check got its one token back, not two: {local} tokens"
+    );
     let deadline = Instant::now() + Duration::from_secs(2);
     while (bucket() - before).abs() > 1.0 {
         assert!(Instant::now() < deadline, "the token never came back");
@@ -315,7 +387,7 @@ async fn per_tenant(tenant: &str) -> Result<(), AppError> {
 
 #[tokio::test]
 async fn a_keyed_attribute_keeps_each_tenants_bucket_in_redis() {
-    let _turn = turn();
+    let _turn = turn().await;
     let server = redis();
     per_tenant("acme").await.unwrap();
     per_tenant("acme").await.unwrap();
@@ -330,4 +402,34 @@ async fn a_keyed_attribute_keeps_each_tenants_bucket_in_redis() {
             .unwrap();
         assert_eq!(reply, ":1\r\n", "tenant `{key}` has its bucket in Redis");
     }
+}
+
+#[cfg(feature = "tower")]
+#[tokio::test]
+async fn a_tower_layer_on_a_shared_limiter_checks_redis() {
+    use resilience_runtime::tower::RateLimiterLayer;
+    use tower::{service_fn, ServiceBuilder, ServiceExt};
+
+    let _turn = turn().await;
+    let server = redis();
+    let layer = RateLimiterLayer::from_config("redis-layer", shared(2, 0.0)).unwrap();
+    let service = ServiceBuilder::new()
+        .layer(layer)
+        .service(service_fn(|n: u32| async move {
+            Ok::<_, std::convert::Infallible>(n)
+        }));
+    assert_eq!(service.clone().oneshot(1).await.unwrap(), 1);
+    // The first check loaded the script; count from here.
+    server.reset_stats();
+    assert_eq!(service.clone().oneshot(2).await.unwrap(), 2);
+    let refused = service.clone().oneshot(3).await.unwrap_err();
+    assert!(
+        matches!(
+            refused.downcast_ref::<Error>(),
+            Some(Error::RateLimited { .. })
+        ),
+        "{refused}"
+    );
+    // The second token from Redis's bucket; the refusal was the local pre-check's.
+    assert_eq!(server.calls_of("evalsha"), 1);
 }

@@ -12,9 +12,9 @@ use toml::de::{DeTable, DeValue};
 use resilience_grammar::closest;
 
 use super::error::{ConfigErrors, Location, Problem};
-use super::health::TABLE;
 use super::schema::PolicyKind;
 use super::value::Raw;
+use super::{health, redis};
 
 /// Settings for named policies, one table per kind and instance, keys spelled
 /// as the attribute arguments. Apply it with
@@ -40,7 +40,33 @@ pub struct Config {
     pub(crate) tables: Vec<Table>,
     /// The `[health]` table, if there is one: keys directly under it, no instances.
     pub(crate) health: Option<Table>,
+    /// The `[redis]` table, likewise.
+    pub(crate) redis: Option<Table>,
 }
+
+/// A table whose keys sit directly in it, not in named instances.
+struct Flat {
+    name: &'static str,
+    /// What it holds, and one of its keys, for a file that gives it another shape.
+    holds: &'static str,
+    example: &'static str,
+    slot: fn(&mut Config) -> &mut Option<Table>,
+}
+
+const FLAT: [Flat; 2] = [
+    Flat {
+        name: health::TABLE,
+        holds: "rules",
+        example: "open_alert_after = \"5m\"",
+        slot: |config| &mut config.health,
+    },
+    Flat {
+        name: redis::TABLE,
+        holds: "settings",
+        example: "url = \"redis://127.0.0.1:6379/0\"",
+        slot: |config| &mut config.redis,
+    },
+];
 
 /// One `[kind.name]` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,31 +109,36 @@ impl Config {
             })
             .collect();
         let at = |span: std::ops::Range<usize>| Some(Location::of(text, span.start));
-        let mut tables = Vec::new();
-        let mut health = None;
+        let entries = |entries: &DeTable<'_>| -> Vec<Entry> {
+            entries
+                .iter()
+                .map(|(key, value)| Entry {
+                    key: key.get_ref().to_string(),
+                    value: raw(value.get_ref()),
+                    at: at(key.span()),
+                })
+                .collect()
+        };
+        let mut config = Config::default();
         for (kind, kinds) in document.get_ref() {
-            if kind.get_ref() == TABLE {
-                let DeValue::Table(entries) = kinds.get_ref() else {
+            if let Some(flat) = FLAT.iter().find(|flat| flat.name == kind.get_ref()) {
+                let DeValue::Table(table) = kinds.get_ref() else {
                     problems.push(Problem {
-                        path: TABLE.to_owned(),
+                        path: flat.name.to_owned(),
                         location: at(kind.span()),
-                        message: format!("expected a table of rules, e.g. `[{TABLE}]` then `open_alert_after = \"5m\"`"),
+                        message: format!(
+                            "expected a table of {}, e.g. `[{}]` then `{}`",
+                            flat.holds, flat.name, flat.example
+                        ),
                     });
                     continue;
                 };
-                health = Some(Table {
-                    kind: TABLE.to_owned(),
+                *(flat.slot)(&mut config) = Some(Table {
+                    kind: flat.name.to_owned(),
                     name: String::new(),
                     kind_at: at(kind.span()),
                     at: at(kind.span()),
-                    entries: entries
-                        .iter()
-                        .map(|(key, value)| Entry {
-                            key: key.get_ref().to_string(),
-                            value: raw(value.get_ref()),
-                            at: at(key.span()),
-                        })
-                        .collect(),
+                    entries: entries(table),
                 });
                 continue;
             }
@@ -122,12 +153,12 @@ impl Config {
                 });
                 continue;
             };
-            if let Some(problem) = misspelt_health(kind.get_ref(), instances, at(kind.span())) {
+            if let Some(problem) = misspelt_table(kind.get_ref(), instances, at(kind.span())) {
                 problems.push(problem);
                 continue;
             }
             for (name, instance) in instances {
-                let DeValue::Table(entries) = instance.get_ref() else {
+                let DeValue::Table(table) = instance.get_ref() else {
                     problems.push(Problem {
                         path: format!("{}.{}", kind.get_ref(), name.get_ref()),
                         location: at(name.span()),
@@ -138,25 +169,17 @@ impl Config {
                     });
                     continue;
                 };
-                tables.push(Table {
+                config.tables.push(Table {
                     kind: kind.get_ref().to_string(),
                     name: name.get_ref().to_string(),
                     kind_at: at(kind.span()),
                     at: at(name.span()),
-                    entries: entries
-                        .iter()
-                        .map(|(key, value)| Entry {
-                            key: key.get_ref().to_string(),
-                            value: raw(value.get_ref()),
-                            at: at(key.span()),
-                        })
-                        .collect(),
+                    entries: entries(table),
                 });
             }
         }
         // The parser keeps tables sorted by name; a file is read in its own order.
-        tables.sort_by_key(|table: &Table| table.at);
-        let config = Config { tables, health };
+        config.tables.sort_by_key(|table: &Table| table.at);
         // A document recovered from a syntax error holds guesses: judge only the syntax.
         if problems.is_empty() {
             problems.extend(config.check_alone());
@@ -193,9 +216,9 @@ impl Config {
     }
 }
 
-/// A table of settings outside any instance, named close to `[health]`
-/// and far from every kind of policy: most likely a misspelt `[health]`.
-fn misspelt_health(kind: &str, instances: &DeTable<'_>, at: Option<Location>) -> Option<Problem> {
+/// A table of settings outside any instance, named close to `[health]` or
+/// `[redis]` and far from every kind of policy: most likely a misspelt one.
+fn misspelt_table(kind: &str, instances: &DeTable<'_>, at: Option<Location>) -> Option<Problem> {
     let settings_directly = instances
         .values()
         .any(|value| !matches!(value.get_ref(), DeValue::Table(_)));
@@ -203,10 +226,10 @@ fn misspelt_health(kind: &str, instances: &DeTable<'_>, at: Option<Location>) ->
     if !settings_directly || PolicyKind::parse(kind).is_some() || closest(kind, &known).is_some() {
         return None;
     }
-    closest(kind, &[TABLE]).map(|_| Problem {
+    closest(kind, &FLAT.map(|flat| flat.name)).map(|name| Problem {
         path: kind.to_owned(),
         location: at,
-        message: format!("unknown table; did you mean `[{TABLE}]`?"),
+        message: format!("unknown table; did you mean `[{name}]`?"),
     })
 }
 
@@ -229,10 +252,9 @@ fn raw(value: &DeValue<'_>) -> Raw {
 impl<'de> Deserialize<'de> for Config {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let sections = BTreeMap::<String, BTreeMap<String, Node>>::deserialize(deserializer)?;
-        let mut tables = Vec::new();
-        let mut health = None;
+        let mut config = Config::default();
         for (kind, nodes) in sections {
-            if kind == TABLE {
+            if let Some(flat) = FLAT.iter().find(|flat| flat.name == kind) {
                 let entries = nodes
                     .into_iter()
                     .map(|(key, node)| Entry {
@@ -244,7 +266,7 @@ impl<'de> Deserialize<'de> for Config {
                         at: None,
                     })
                     .collect();
-                health = Some(Table {
+                *(flat.slot)(&mut config) = Some(Table {
                     kind,
                     name: String::new(),
                     kind_at: None,
@@ -259,7 +281,7 @@ impl<'de> Deserialize<'de> for Config {
                         "`{kind}.{name}`: a setting must be inside an instance's table, e.g. `[{kind}.default]`"
                     )));
                 };
-                tables.push(Table {
+                config.tables.push(Table {
                     kind: kind.clone(),
                     name,
                     kind_at: None,
@@ -275,12 +297,12 @@ impl<'de> Deserialize<'de> for Config {
                 });
             }
         }
-        Ok(Config { tables, health })
+        Ok(config)
     }
 }
 
 /// What a section holds under one key: an instance's table of settings, or
-/// (in `[health]`) a setting.
+/// (in `[health]` and `[redis]`) a setting.
 enum Node {
     Table(BTreeMap<String, Raw>),
     Value(Raw),

@@ -11,6 +11,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use super::error::{ConfigErrors, Location, Problem};
 use super::file::{Config, Table};
 use super::health::HealthTable;
+use super::redis::RedisTable;
 use super::schema::{PolicyKind, Settings};
 use super::value::{Raw, Value};
 use crate::registry::CallSite;
@@ -80,6 +81,8 @@ pub struct Layers {
     tables: BTreeMap<(PolicyKind, String), Checked>,
     /// The `[health]` table.
     pub(crate) health: HealthTable,
+    /// The `[redis]` table, if there is one.
+    pub(crate) redis: Option<RedisTable>,
 }
 
 #[derive(Debug)]
@@ -149,6 +152,9 @@ impl Layers {
         }
         if let Some(table) = &config.health {
             layers.health = HealthTable::read(table, &mut problems);
+        }
+        if let Some(table) = &config.redis {
+            layers.redis = RedisTable::read(table, &mut problems);
         }
         layers.check_bases(&mut problems);
         ConfigErrors::into_result(problems).map(|()| layers)

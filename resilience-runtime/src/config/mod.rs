@@ -47,6 +47,10 @@
 //! open_alert_after = "2m"
 //! failure_rate_alert = 0.5
 //! rejection_rate_alert = 0.05
+//!
+//! [redis]                            # feature `redis`: the store of `store = "redis"`
+//! url = "redis://10.0.0.5:6379/0"
+//! key_prefix = "checkout"            # a limiter's key: `checkout:rl:<name>`; default "resilience"
 //! ```
 //!
 //! Kinds: `retry`, `circuit_breaker`, `rate_limiter`, `bulkhead`,
@@ -58,6 +62,13 @@
 //! set in code with [`Registry::set_health_rules`](crate::Registry::set_health_rules)
 //! win over it; a key it does not give keeps its default (see
 //! [`telemetry`](crate::telemetry#health) for the rules).
+//!
+//! `[redis]` (feature `redis`) is not a kind either: its `url` (required) and
+//! `key_prefix` connect every policy with `store = "redis"`, as
+//! [`Registry::set_redis`](crate::Registry::set_redis) does in code. A table
+//! that changes connects them anew, one removed disconnects them, and a file
+//! that never had one leaves a store set in code alone. Without the feature,
+//! the table is an error.
 //!
 //! A duration always carries its unit: `timeout = 10` is an error that
 //! suggests `"10s"`, since some tools read a bare number as seconds and others
@@ -107,6 +118,7 @@ mod error;
 mod file;
 pub(crate) mod health;
 pub(crate) mod layers;
+pub(crate) mod redis;
 mod report;
 pub(crate) mod schema;
 mod value;
@@ -117,7 +129,7 @@ pub(crate) use error::check;
 pub use error::{ConfigError, ConfigErrors, Location, Problem};
 pub use file::Config;
 pub use layers::Origin;
-pub use report::{ApplyReport, Change, RuleChange};
+pub use report::{ApplyReport, Change, RedisChange, RuleChange};
 pub use schema::PolicyKind;
 pub use value::Value;
 #[cfg(feature = "watch")]

@@ -141,8 +141,10 @@ pub(crate) enum Type {
     Name,
     /// One of these strings.
     Choice(&'static [&'static str]),
-    /// A `redis://` or `rediss://` URL.
+    /// A `redis://`, `rediss://`, `unix://` or `redis+unix://` URL.
     RedisUrl,
+    /// A non-empty string: a prefix of Redis keys.
+    Text,
 }
 
 /// The ranges numbers are checked against, with the attributes' wording.
@@ -306,6 +308,11 @@ impl Type {
             }
             (Type::RedisUrl, other) => Err(format!(
                 "expected a Redis URL, found {}; e.g. `{key} = {example}`",
+                other.describe()
+            )),
+            (Type::Text, Raw::Text(text)) if !text.is_empty() => Ok(Value::Text(intern(text))),
+            (Type::Text, other) => Err(format!(
+                "expected a non-empty string, found {}; e.g. `{key} = {example}`",
                 other.describe()
             )),
             (Type::Jitter, other) => Err(format!(

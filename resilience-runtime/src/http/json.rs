@@ -5,13 +5,14 @@
 
 use serde::Serialize;
 
-use crate::config::{ApplyReport, Change, Problem, RuleChange};
+use crate::config::{ApplyReport, Change, Problem, RedisChange, RuleChange};
 
 /// What `POST /resilience/reload` answers for an applied configuration.
 #[derive(Serialize)]
 pub(super) struct Report<'a> {
     changes: &'a [Change],
     health_rules: &'a [RuleChange],
+    redis: &'a [RedisChange],
     warnings: Vec<ProblemView<'a>>,
 }
 
@@ -20,6 +21,7 @@ impl<'a> From<&'a ApplyReport> for Report<'a> {
         Report {
             changes: &report.changes,
             health_rules: &report.health_rules,
+            redis: &report.redis,
             warnings: report.warnings.iter().map(ProblemView::from).collect(),
         }
     }

@@ -66,6 +66,9 @@ pub struct RateLimiter {
     store_down: AtomicBool,
     /// When the store failed, in the clock's nanoseconds.
     store_down_since: AtomicU64,
+    /// While the store is down, when a call may ask it again (the others
+    /// are decided at once), in the clock's nanoseconds.
+    store_retry_at: AtomicU64,
     /// Requests to the store that failed.
     store_errors: Counter,
 }
@@ -221,6 +224,7 @@ impl RateLimiter {
             share_tat: AtomicU64::new(0),
             store_down: AtomicBool::new(false),
             store_down_since: AtomicU64::new(0),
+            store_retry_at: AtomicU64::new(0),
             store_errors: Counter::default(),
         }
     }
@@ -512,7 +516,13 @@ impl RateLimiter {
 /// `tat` if it comes within `max_wait` of `now`; returns how long until it
 /// does, or in `Err` how long until it would have.
 #[inline]
-fn advance(tat: &AtomicU64, now: u64, interval: u64, burst: u64, max_wait: u64) -> Result<u64, u64> {
+fn advance(
+    tat: &AtomicU64,
+    now: u64,
+    interval: u64,
+    burst: u64,
+    max_wait: u64,
+) -> Result<u64, u64> {
     let mut current = tat.load(Ordering::Acquire);
     loop {
         let next = current.max(now).saturating_add(interval);
@@ -553,16 +563,30 @@ impl RateLimiter {
 }
 
 /// A token taken ahead of time, counted as waiting while its caller sleeps;
-/// handed back if the wait is cancelled.
+/// handed back to its bucket if the wait is cancelled.
 struct Reservation<'a> {
     limiter: &'a RateLimiter,
-    bucket: Bucket,
+    /// The bucket to give the token back to; none when someone else does.
+    bucket: Option<Bucket>,
 }
 
 impl<'a> Reservation<'a> {
     fn new(limiter: &'a RateLimiter, bucket: Bucket) -> Self {
         limiter.waiting.fetch_add(1, Ordering::Relaxed);
-        Reservation { limiter, bucket }
+        Reservation {
+            limiter,
+            bucket: Some(bucket),
+        }
+    }
+
+    /// A wait counted as such, whose token is given back by the caller.
+    #[cfg(feature = "redis")]
+    fn counting(limiter: &'a RateLimiter) -> Self {
+        limiter.waiting.fetch_add(1, Ordering::Relaxed);
+        Reservation {
+            limiter,
+            bucket: None,
+        }
     }
 
     /// The wait is over and the token used.
@@ -576,6 +600,8 @@ impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         self.limiter.waiting.fetch_sub(1, Ordering::Relaxed);
         // Moving the arrival time back one interval frees exactly one token.
-        self.limiter.give_back(self.bucket);
+        if let Some(bucket) = self.bucket {
+            self.limiter.give_back(bucket);
+        }
     }
 }

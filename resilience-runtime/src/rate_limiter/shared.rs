@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{advance, RateLimiter, Settings};
-use crate::event::{emit, Event};
 use crate::stores::OnStoreError;
 use crate::Error;
 
@@ -57,31 +56,6 @@ impl RateLimiter {
             OnStoreError::Allow => Ok(0),
             // Nothing says when a token comes: try again after one interval.
             OnStoreError::Deny => Err(self.reject(settings.retry_after(settings.interval))),
-        }
-    }
-
-    /// Notes a failed request to the store; the first of an outage is an event.
-    #[cold]
-    pub(super) fn store_failed(&self, error: &dyn std::fmt::Display) {
-        self.store_errors.add();
-        if !self.store_down.load(Ordering::Relaxed) {
-            self.store_down_since
-                .store(self.settings.get().clock.nanos(), Ordering::Relaxed);
-            if !self.store_down.swap(true, Ordering::AcqRel) {
-                let error = error.to_string();
-                emit(Event::StoreUnavailable {
-                    name: &self.name,
-                    error: &error,
-                });
-            }
-        }
-    }
-
-    /// Notes an answer from the store; the first after an outage is an event.
-    #[inline]
-    pub(super) fn store_answered(&self) {
-        if self.store_down.load(Ordering::Relaxed) && self.store_down.swap(false, Ordering::AcqRel) {
-            emit(Event::StoreRecovered { name: &self.name });
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::{each_kind, Policy, Registry, State};
 use crate::config::health::{self, HealthTable};
 use crate::config::layers::{did_you_mean, Layers};
+use crate::config::redis;
 use crate::config::schema::Settings;
 use crate::config::{ApplyReport, Change, Config, ConfigErrors, PolicyKind, Problem, RuleChange};
 use crate::event::{emit, Event};
@@ -19,6 +20,11 @@ impl Registry {
     /// The `[health]` table's rules take effect at once, likewise: a key it
     /// no longer gives returns to its default (rules set in code with
     /// [`set_health_rules`](Self::set_health_rules) win over the table).
+    /// A `[redis]` table (feature `redis`) whose `url` or `key_prefix`
+    /// differs from the one applied before connects the policies with
+    /// `store = "redis"` to that store, in place of any store set before,
+    /// in code too; a table removed clears the store; a configuration that
+    /// had no table before and has none now leaves the store alone.
     ///
     /// In-flight calls are never disturbed. A circuit breaker keeps its state
     /// and counters, and its window the most recent outcomes that fit the new
@@ -72,6 +78,7 @@ impl Registry {
         each_kind!(plan);
         ConfigErrors::into_result(problems)?;
         report.health_rules = health_rule_changes(&layers.health);
+        report.redis = redis::changes(state.file.redis.as_ref(), layers.redis.as_ref());
         report.warnings = unused_tables(&state, &layers);
         report
             .warnings
@@ -83,6 +90,8 @@ impl Registry {
         }
         each_kind!(commit);
         rules::apply_table(layers.health.clone());
+        #[cfg(feature = "redis")]
+        redis::put_in_force(state.file.redis.as_ref(), layers.redis.as_ref());
         state.file = layers;
         Ok(report)
     }

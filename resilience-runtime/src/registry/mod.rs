@@ -179,7 +179,8 @@ impl Registry {
     /// Valkey) at `target`, a URL such as `"redis://127.0.0.1:6379/0"` or a
     /// `redis::Client`; keys go under `resilience:`. The connection is made
     /// on first use and remade after a failure, so Redis need not be up yet.
-    /// A configuration file's `[redis]` table does the same.
+    /// A configuration file's `[redis]` table does the same; whichever of
+    /// the two was given last is in force (see [`apply`](Self::apply)).
     ///
     /// ```
     /// use resilience_runtime::registry;

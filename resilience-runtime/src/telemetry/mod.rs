@@ -95,6 +95,8 @@
 //! | `resilience_circuitbreaker_buffered_calls` | | gauge: calls in the window |
 //! | `resilience_circuitbreaker_transitions_total` | `from`, `to` | counter |
 //! | `resilience_circuitbreaker_open_seconds_total` | | counter: whole seconds spent OPEN, HALF_OPEN or FORCED_OPEN |
+//! | `resilience_circuitbreaker_store_errors_total` (`store = "redis"` only) | | counter: syncs with Redis that failed or timed out |
+//! | `resilience_circuitbreaker_store_available` (`store = "redis"` only) | | gauge: 1 while it reaches Redis (a family: the share of its members that do) |
 //! | `resilience_retry_calls_total` | `kind`: successful_without_retry, successful_with_retry, failed_with_retry, failed_without_retry | counter |
 //! | `resilience_retry_attempts_total` | | counter: attempts of the calls that ended, first ones included |
 //! | `resilience_bulkhead_available_concurrent_calls`, `resilience_bulkhead_max_allowed_concurrent_calls` | | gauge |
@@ -109,8 +111,6 @@
 //! | `resilience_retry_budget_available_retries` | | gauge: retries the window allows now |
 //! | `resilience_fallback_calls_total` | `kind`: error, rejection; `source`: cache, method, value (what answered); `name` is the function's | counter |
 //! | `resilience_fallback_cache_misses_total` | `name` is the function's | counter: failures the cache had no fresh answer for (0 without `cache`) |
-//! | `resilience_store_available` | `kind`: circuit_breaker; for `store = "redis"` only | gauge: 1 while it reaches Redis, 0 while it decides without it |
-//! | `resilience_store_errors_total` | `kind`, as above | counter: requests to Redis that failed or timed out (a breaker's syncs) |
 
 pub(crate) mod family;
 pub(crate) mod health;

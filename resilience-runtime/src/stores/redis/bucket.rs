@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::{RedisStore, StoreError};
 
-static TAKE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(include_str!("gcra.lua")));
+static TAKE: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("gcra.lua")));
 static GIVE_BACK: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("give_back.lua")));
 

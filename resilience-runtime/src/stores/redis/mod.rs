@@ -108,6 +108,8 @@ pub enum StoreError {
     Timeout(Duration),
     /// Redis answered with an error, or the connection failed.
     Redis(Arc<redis::RedisError>),
+    /// Not asked: it failed a moment ago and is asked again shortly.
+    StillDown,
 }
 
 impl fmt::Display for StoreError {
@@ -116,6 +118,7 @@ impl fmt::Display for StoreError {
             StoreError::NotSet => f.write_str("no Redis is set; call `registry().set_redis(url)` or add a `[redis]` table with a `url`"),
             StoreError::Timeout(timeout) => write!(f, "Redis did not answer within {timeout:?}"),
             StoreError::Redis(error) => write!(f, "Redis: {error}"),
+            StoreError::StillDown => f.write_str("Redis failed a moment ago; asked again shortly"),
         }
     }
 }

@@ -160,6 +160,17 @@ pub(crate) fn admission(rules: &HealthRules, rejections: Option<Rejections>) -> 
 
 /// A duration for a sentence: to the second from a minute up, else to the
 /// millisecond (so that a short `open_alert_after` just passed reads so).
+/// A rate limiter without its store for `down`.
+pub(crate) fn store_unavailable(down: Duration) -> HealthReason {
+    HealthReason::new(
+        ReasonCode::StoreUnavailable,
+        format!(
+            "Redis unavailable for {}: calls decided by `on_store_error`",
+            rounded(down)
+        ),
+    )
+}
+
 fn rounded(duration: Duration) -> String {
     let shown = if duration >= Duration::from_secs(60) {
         Duration::from_secs(duration.as_secs())

@@ -330,12 +330,15 @@ impl Registry {
         }
         for limiter in self.rate_limiters() {
             let m = limiter.metrics();
-            let reading = observe::admission(m.permitted_calls, m.rejected_calls);
+            let reading = observe::admission(m.permitted_calls, m.rejected_calls)
+                .store_down(observe::store_down(limiter.store_status()));
             push(PolicyKind::RateLimiter, limiter.name(), false, reading);
         }
         for family in self.families::<RateLimiter>() {
             let m = family::rate_limiters(&observe::each(&family, RateLimiter::metrics));
-            let reading = observe::admission(m.permitted_calls, m.rejected_calls);
+            let down = observe::each(&family, |member| observe::store_down(member.store_status()));
+            let reading = observe::admission(m.permitted_calls, m.rejected_calls)
+                .store_down(down.into_iter().flatten().max());
             push(PolicyKind::RateLimiter, family.name(), true, reading);
         }
         for bulkhead in self.bulkheads() {

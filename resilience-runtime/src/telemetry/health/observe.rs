@@ -22,14 +22,6 @@ pub(super) fn breaker(metrics: CircuitBreakerMetrics, outage: Option<Duration>) 
     }
 }
 
-/// How long a breaker has been without its store, if it is.
-pub(super) fn store_down(status: StoreStatus) -> Option<Duration> {
-    match status {
-        StoreStatus::Unavailable { for_ } => Some(for_),
-        StoreStatus::Local | StoreStatus::Available => None,
-    }
-}
-
 /// A family of breakers: its members summed, and those refusing calls,
 /// longest outage first.
 pub(super) fn breaker_family(family: &Family<CircuitBreaker>) -> FamilyReading {
@@ -62,6 +54,25 @@ pub(super) fn admission(permitted: u64, rejected: u64) -> Reading {
     Reading::Admission {
         permitted,
         rejected,
+        store_down: None,
+    }
+}
+
+/// How long a rate limiter or a breaker has been without its store, if it is.
+pub(super) fn store_down(status: StoreStatus) -> Option<Duration> {
+    match status {
+        StoreStatus::Unavailable { for_ } => Some(for_),
+        StoreStatus::Local | StoreStatus::Available => None,
+    }
+}
+
+impl Reading {
+    /// This reading, of a policy without its store for `down`.
+    pub(super) fn store_down(mut self, down: Option<Duration>) -> Self {
+        if let Reading::Admission { store_down, .. } = &mut self {
+            *store_down = down;
+        }
+        self
     }
 }
 

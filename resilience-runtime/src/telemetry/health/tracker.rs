@@ -3,6 +3,7 @@
 //! it had, to tell when an alert starts or clears.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -31,6 +32,8 @@ pub(crate) enum Reading {
     Admission {
         permitted: u64,
         rejected: u64,
+        /// How long it has decided without its store (`store = "redis"`).
+        store_down: Option<Duration>,
     },
 }
 
@@ -101,13 +104,16 @@ impl Tracker {
                 Reading::Admission {
                     permitted,
                     rejected,
+                    store_down,
                 } => {
                     let rejections = tracked.window.observe(Sample {
                         at: now,
                         permitted,
                         rejected,
                     });
-                    judge::admission(rules, rejections)
+                    let mut reasons = judge::admission(rules, rejections);
+                    reasons.extend(store_down.map(judge::store_unavailable));
+                    reasons
                 }
             };
             if late {
@@ -177,6 +183,7 @@ mod tests {
             reading: Reading::Admission {
                 permitted,
                 rejected,
+                store_down: None,
             },
         }
     }

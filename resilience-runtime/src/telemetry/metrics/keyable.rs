@@ -10,7 +10,9 @@ use metrics::{counter, gauge, Label};
 
 use super::label;
 use crate::circuit_breaker::CircuitBreakerMetrics;
+use crate::rate_limiter::StoreStatus;
 use crate::registry::Policy;
+use crate::stores::Store;
 use crate::telemetry::family::{self, per_key_metrics};
 use crate::{CircuitState, Registry};
 
@@ -83,8 +85,20 @@ pub(super) fn breakers(registry: &Registry) {
             .set(count as f64);
         }
         breaker_counts(&labels, &metrics);
-        let statuses: Vec<_> = instances.iter().map(|b| b.store_status()).collect();
-        super::store::publish("circuit_breaker", &labels, &statuses, metrics.store_errors);
+        // Only breakers shared through a store have these, as for limiters.
+        if instances.iter().any(|b| b.config().store != Store::Local) {
+            counter!(
+                "resilience_circuitbreaker_store_errors_total",
+                labels.to_vec()
+            )
+            .absolute(metrics.store_errors);
+            let reaching = instances
+                .iter()
+                .filter(|b| !matches!(b.store_status(), StoreStatus::Unavailable { .. }))
+                .count();
+            gauge!("resilience_circuitbreaker_store_available", labels.to_vec())
+                .set(reaching as f64 / instances.len() as f64);
+        }
         let mut transitions: Vec<(CircuitState, CircuitState, u64)> = Vec::new();
         for breaker in &instances {
             for (from, to, count) in breaker.transitions() {
@@ -175,6 +189,17 @@ pub(super) fn rate_limiters(registry: &Registry) {
         .set(metrics.available_permissions);
         gauge!("resilience_ratelimiter_waiting_calls", labels.to_vec())
             .set(metrics.waiting_calls as f64);
+        // Only limiters on a store have these: the others would add series of zeros.
+        if instances.iter().any(|l| l.config().store != Store::Local) {
+            counter!("resilience_ratelimiter_store_errors_total", labels.to_vec())
+                .absolute(metrics.store_errors);
+            let reaching = instances
+                .iter()
+                .filter(|l| matches!(l.store_status(), StoreStatus::Available))
+                .count();
+            gauge!("resilience_ratelimiter_store_available", labels.to_vec())
+                .set(reaching as f64 / instances.len() as f64);
+        }
         for (kind, count) in [
             ("permitted", metrics.permitted_calls),
             ("rejected", metrics.rejected_calls),

@@ -2,7 +2,6 @@
 //! the [module's documentation](super).
 
 mod keyable;
-mod store;
 
 use std::sync::Once;
 use std::time::Duration;
@@ -142,7 +141,6 @@ fn label(state: CircuitState) -> &'static str {
 fn describe() {
     static DESCRIBED: Once = Once::new();
     DESCRIBED.call_once(|| {
-        store::describe();
         describe_gauge!(
             "resilience_circuitbreaker_state",
             "1 for the breaker's current state, 0 for the others"
@@ -170,6 +168,14 @@ fn describe() {
         describe_counter!(
             "resilience_circuitbreaker_transitions_total",
             "State transitions, by from and to"
+        );
+        describe_counter!(
+            "resilience_circuitbreaker_store_errors_total",
+            "With store = redis: syncs with Redis that failed or timed out"
+        );
+        describe_gauge!(
+            "resilience_circuitbreaker_store_available",
+            "With store = redis: 1 while the breaker reaches Redis, 0 while it judges alone"
         );
         describe_counter!(
             "resilience_circuitbreaker_open_seconds_total",

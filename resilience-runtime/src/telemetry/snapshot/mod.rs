@@ -159,6 +159,7 @@ impl Serialize for PolicyMetrics {
                 map.serialize_entry("slow_calls", &m.slow_calls)?;
                 map.serialize_entry("ignored_calls", &m.ignored_calls)?;
                 map.serialize_entry("not_permitted_calls", &m.not_permitted_calls)?;
+                map.serialize_entry("store_errors", &m.store_errors)?;
                 map.serialize_entry("state_duration", &Grammar(m.state_duration))?;
                 map.serialize_entry("open_duration", &Grammar(m.open_duration))?;
                 map.serialize_entry("outage_duration", &outage_duration.map(Grammar))?;
@@ -178,6 +179,7 @@ impl Serialize for PolicyMetrics {
                 map.serialize_entry("permitted_calls", &m.permitted_calls)?;
                 map.serialize_entry("waited_calls", &m.waited_calls)?;
                 map.serialize_entry("rejected_calls", &m.rejected_calls)?;
+                map.serialize_entry("store_errors", &m.store_errors)?;
             }
             PolicyMetrics::Retry(m) => {
                 map.serialize_entry(
@@ -416,6 +418,7 @@ mod tests {
                 "slow_calls": 0,
                 "ignored_calls": 0,
                 "not_permitted_calls": 0,
+                "store_errors": 0,
                 "state_duration": "1s500ms",
                 "open_duration": "1s500ms",
                 "outage_duration": "1s500ms",
