@@ -413,6 +413,7 @@ async fn the_snapshot_shows_every_declared_instance_with_its_state_metrics_and_s
             "slow_call_rate",
             "slow_calls",
             "state_duration",
+            "store_errors",
             "successful_calls",
             "window_calls",
             "window_failed_calls",

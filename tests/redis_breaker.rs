@@ -172,6 +172,56 @@ fn half_open_probes_are_bounded_across_the_fleet_and_their_success_closes_it() {
 }
 
 #[test]
+fn a_failed_probe_reopens_the_whole_fleet() {
+    let _turn = turn();
+    let server = redis();
+    let interval = Duration::from_millis(20);
+    let config = shared(interval).recovery_timeout(Duration::from_millis(300));
+    let fleet = replicas("fleet-reopen", &config, 2);
+    synced(&server, 2);
+    fail(&fleet[0], 4);
+    within(Duration::from_secs(2), "both OPEN", || {
+        fleet
+            .iter()
+            .all(|replica| replica.state() == CircuitState::Open)
+    });
+
+    // After the open time, whichever replica gets the fleet's one slot probes.
+    let mut probe = None;
+    within(Duration::from_secs(3), "a probe", || {
+        probe = fleet
+            .iter()
+            .enumerate()
+            .find_map(|(i, replica)| Some((i, replica.try_acquire().ok()?)));
+        probe.is_some()
+    });
+    let (prober, permit) = probe.unwrap();
+    let other = &fleet[1 - prober];
+    assert!(other.try_acquire().is_err(), "one probe in the fleet");
+    permit.failure();
+    assert_eq!(fleet[prober].state(), CircuitState::Open);
+    // Open for the new open time, not for what was left of the first.
+    let took = within(Duration::from_secs(2), "the other OPEN again", || {
+        open_for(other) > Duration::from_millis(200)
+    });
+    assert!(
+        took <= 2 * interval,
+        "reopened {took:?} after the probe failed"
+    );
+}
+
+/// How long `breaker` refuses calls still, if it is OPEN.
+fn open_for(breaker: &CircuitBreaker) -> Duration {
+    match breaker.try_acquire() {
+        Err(Error::CircuitOpen {
+            retry_after: Some(left),
+            ..
+        }) => left,
+        _ => Duration::ZERO,
+    }
+}
+
+#[test]
 fn calls_make_no_round_trip_and_their_counts_go_with_the_next_tick() {
     let _turn = turn();
     let server = redis();

@@ -374,75 +374,6 @@ impl Machine {
         });
     }
 
-    /// Opens a CLOSED, HALF_OPEN or OPEN circuit of `epoch` until `until`:
-    /// the deadline the fleet's OPEN gives. From HALF_OPEN it counts as a
-    /// failed probe round, which the next open time of this breaker's own
-    /// grows by.
-    pub(crate) fn open_until_deadline(&self, epoch: u32, until: u64) -> Option<Transition> {
-        let mut word = self.load();
-        while word.epoch() == epoch {
-            let rounds = match word.phase() {
-                Phase::Closed { .. } => 0,
-                Phase::Open => self.failed_rounds(word),
-                Phase::HalfOpen { .. } => self.failed_rounds(word) + 1,
-                _ => return None,
-            };
-            if let Some(transition) = self.open_until(word, rounds, until) {
-                return Some(transition);
-            }
-            word = self.load();
-        }
-        None
-    }
-
-    /// Closes a HALF_OPEN circuit of `epoch` whose fleet's probes succeeded,
-    /// after `prepare` has cleared the window it will record into.
-    pub(crate) fn close_probing(&self, epoch: u32, prepare: impl Fn(u8)) -> Option<Transition> {
-        let (from, to) = self.update(epoch, |word| match word.phase() {
-            Phase::HalfOpen { .. } => {
-                let closed = word.next_with_fresh_window(Phase::Closed { failures: 0 });
-                prepare(closed.window());
-                Some(closed)
-            }
-            _ => None,
-        })?;
-        Some((from.phase(), to.phase()))
-    }
-
-    /// Bounds the probes by grants: until [`grant_probes`](Self::grant_probes)
-    /// names a HALF_OPEN state, it admits none.
-    pub(crate) fn bound_probes(&self) {
-        // Epoch 0 is the first CLOSED state, never a HALF_OPEN one
-        // (short of 2^32 transitions).
-        self.grant.store(0, Ordering::Release);
-    }
-
-    /// Lets the settings alone bound the probes again.
-    pub(crate) fn unbound_probes(&self) {
-        self.grant.store(UNBOUNDED, Ordering::Release);
-    }
-
-    /// Grants the HALF_OPEN state of `epoch` `probes` probes, if the probes
-    /// are bounded by grants.
-    pub(crate) fn grant_probes(&self, epoch: u32, probes: u32) {
-        let grant = u64::from(epoch) << 32 | u64::from(probes);
-        let mut current = self.grant.load(Ordering::Acquire);
-        while current != UNBOUNDED {
-            match self
-                .grant
-                .compare_exchange(current, grant, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return,
-                Err(changed) => current = changed,
-            }
-        }
-    }
-
-    /// Whether the probes are bounded by grants.
-    pub(crate) fn probes_bounded(&self) -> bool {
-        self.grant.load(Ordering::Acquire) != UNBOUNDED
-    }
-
     /// The probes the HALF_OPEN state of `epoch` may have taken in all.
     #[inline]
     fn admits(&self, timing: &Timing, epoch: u32) -> u32 {
@@ -597,6 +528,80 @@ impl Machine {
             .compare_exchange(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)
             .map(drop)
             .map_err(Word)
+    }
+}
+
+// What a fleet's syncer does to the machine: used with the Redis store
+// (feature `redis`) and by the loom models only.
+#[allow(dead_code)]
+impl Machine {
+    /// Opens a CLOSED, HALF_OPEN or OPEN circuit of `epoch` until `until`:
+    /// the deadline the fleet's OPEN gives. From HALF_OPEN it counts as a
+    /// failed probe round, which the next open time of this breaker's own
+    /// grows by.
+    pub(crate) fn open_until_deadline(&self, epoch: u32, until: u64) -> Option<Transition> {
+        let mut word = self.load();
+        while word.epoch() == epoch {
+            let rounds = match word.phase() {
+                Phase::Closed { .. } => 0,
+                Phase::Open => self.failed_rounds(word),
+                Phase::HalfOpen { .. } => self.failed_rounds(word) + 1,
+                _ => return None,
+            };
+            if let Some(transition) = self.open_until(word, rounds, until) {
+                return Some(transition);
+            }
+            word = self.load();
+        }
+        None
+    }
+
+    /// Closes a HALF_OPEN circuit of `epoch` whose fleet's probes succeeded,
+    /// after `prepare` has cleared the window it will record into.
+    pub(crate) fn close_probing(&self, epoch: u32, prepare: impl Fn(u8)) -> Option<Transition> {
+        let (from, to) = self.update(epoch, |word| match word.phase() {
+            Phase::HalfOpen { .. } => {
+                let closed = word.next_with_fresh_window(Phase::Closed { failures: 0 });
+                prepare(closed.window());
+                Some(closed)
+            }
+            _ => None,
+        })?;
+        Some((from.phase(), to.phase()))
+    }
+
+    /// Bounds the probes by grants: until [`grant_probes`](Self::grant_probes)
+    /// names a HALF_OPEN state, it admits none.
+    pub(crate) fn bound_probes(&self) {
+        // Epoch 0 is the first CLOSED state, never a HALF_OPEN one
+        // (short of 2^32 transitions).
+        self.grant.store(0, Ordering::Release);
+    }
+
+    /// Lets the settings alone bound the probes again.
+    pub(crate) fn unbound_probes(&self) {
+        self.grant.store(UNBOUNDED, Ordering::Release);
+    }
+
+    /// Grants the HALF_OPEN state of `epoch` `probes` probes, if the probes
+    /// are bounded by grants.
+    pub(crate) fn grant_probes(&self, epoch: u32, probes: u32) {
+        let grant = u64::from(epoch) << 32 | u64::from(probes);
+        let mut current = self.grant.load(Ordering::Acquire);
+        while current != UNBOUNDED {
+            match self
+                .grant
+                .compare_exchange(current, grant, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(changed) => current = changed,
+            }
+        }
+    }
+
+    /// Whether the probes are bounded by grants.
+    pub(crate) fn probes_bounded(&self) -> bool {
+        self.grant.load(Ordering::Acquire) != UNBOUNDED
     }
 }
 

@@ -4,6 +4,8 @@
 //! make no round trip: the task reads the counts the breaker keeps anyway.
 //! `docs/redis.md` has the keys, the timings and the guarantees.
 
+mod replica;
+mod slots;
 mod tick;
 mod window;
 
@@ -17,7 +19,7 @@ use tokio::time::Instant;
 use super::{current, syncer, StoreError};
 use crate::stores::Store;
 use crate::CircuitBreaker;
-use tick::Replica;
+use replica::Replica;
 
 /// What a breaker keeps for its syncer: how to reach it, how to wake it,
 /// and whether the store answers.
@@ -106,9 +108,7 @@ async fn run(this: Weak<CircuitBreaker>, wake: Arc<Notify>) {
         let interval = breaker.config().sync_interval;
         let started = Instant::now();
         match tokio::time::timeout(limit(interval), once(&breaker, &mut replica)).await {
-            Ok(Ok(())) => {
-                breaker.store_answered();
-            }
+            Ok(Ok(())) => breaker.store_answered(),
             Ok(Err(error)) => lost(&breaker, &mut replica, &error),
             Err(_) => lost(
                 &breaker,
@@ -117,7 +117,10 @@ async fn run(this: Weak<CircuitBreaker>, wake: Arc<Notify>) {
             ),
         }
         drop(breaker);
-        let _ = tokio::time::timeout_at(started + interval, wake.notified()).await;
+        match started.checked_add(interval) {
+            Some(next) => drop(tokio::time::timeout_at(next, wake.notified()).await),
+            None => wake.notified().await,
+        }
     }
 }
 

@@ -14,76 +14,18 @@
 //! | [`GET closed`] | while HALF_OPEN: whether another replica's probes closed the fleet |
 //! | [`HMGET w:B s f` for each bucket] | while CLOSED: the fleet's window |
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::ConnectionManager;
-use redis::{from_redis_value, Pipeline, RedisResult, Value};
+use redis::{from_redis_value, RedisResult, Value};
 
+use super::replica::{Answer, Replica};
+use super::slots;
 use super::window::{Buckets, Tally};
-use crate::circuit_breaker::{CircuitBreakerConfig, FleetView};
 use crate::{CircuitBreaker, CircuitState};
 
-/// What one replica's task remembers from tick to tick.
-#[derive(Debug)]
-pub(super) struct Replica {
-    /// This replica, in the probe slots it holds and the OPENs it publishes.
-    id: String,
-    /// The counts as last sent: each tick sends what they grew by.
-    sent: (u64, u64),
-    /// Refused calls as the last tick read them: more since are callers
-    /// waiting for a probe slot.
-    refused: u64,
-    /// Redis's clock minus this host's, in milliseconds, from the last `TIME`.
-    offset_ms: i64,
-    /// The first bucket judged: those before hold the outcomes of before
-    /// the breaker last closed.
-    judged_from: u64,
-    /// The breaker's state and epoch at the last tick.
-    seen: Option<(CircuitState, u32)>,
-    /// The OPEN state (its epoch) the fleet knows of: published by this
-    /// replica, or taken from the fleet's.
-    published: Option<u32>,
-    /// The value of the fleet's OPEN this replica last published or obeyed,
-    /// which tells a new OPEN from one already obeyed.
-    round: Option<String>,
-    /// The probe slots held, for the HALF_OPEN state of `slots_epoch`.
-    slots: Vec<u32>,
-    slots_epoch: u32,
-}
-
-impl Replica {
-    pub(super) fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        // Process ids repeat across hosts: a random part keeps ids apart.
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(n);
-        Replica {
-            id: format!("{}-{n}-{:016x}", std::process::id(), hasher.finish()),
-            sent: (0, 0),
-            refused: 0,
-            offset_ms: 0,
-            judged_from: 0,
-            seen: None,
-            published: None,
-            round: None,
-            slots: Vec::new(),
-            slots_epoch: 0,
-        }
-    }
-
-    /// The store failed a tick: the slots held lapse with their lease, as
-    /// a replica without its store admits its own probes.
-    pub(super) fn lost(&mut self) {
-        self.slots.clear();
-    }
-}
-
 /// Keys under the breaker's base key.
-struct Keys<'a>(&'a str);
+pub(super) struct Keys<'a>(pub(super) &'a str);
 
 impl Keys<'_> {
     fn bucket(&self, index: u64) -> String {
@@ -92,19 +34,12 @@ impl Keys<'_> {
     fn open(&self) -> String {
         format!("{}:open", self.0)
     }
-    fn closed(&self) -> String {
+    pub(super) fn closed(&self) -> String {
         format!("{}:closed", self.0)
     }
-    fn probe(&self, slot: u32) -> String {
+    pub(super) fn probe(&self, slot: u32) -> String {
         format!("{}:probe:{slot}", self.0)
     }
-}
-
-/// How long a probe slot (and the news of a close) lasts without renewal:
-/// ten sync intervals, at least a second. A replica renews its slots every
-/// tick, so the lease only bounds how long one that died keeps them.
-fn lease(config: &CircuitBreakerConfig) -> Duration {
-    (config.sync_interval * 10).max(Duration::from_secs(1))
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -132,18 +67,16 @@ pub(super) async fn tick(
     let keys = Keys(base);
     let buckets = Buckets::new(config.window_duration);
     let now_ms = u64::try_from(unix_ms().saturating_add(replica.offset_ms)).unwrap_or(0);
-    let lease_ms = millis(lease(&config));
-    if view.state == CircuitState::Closed
-        && replica.seen.is_some_and(|(_, epoch)| epoch != view.epoch)
-    {
+    let lease_ms = millis(slots::lease(&config));
+    if view.state == CircuitState::Closed && replica.seen.is_some_and(|epoch| epoch != view.epoch) {
         // The local window starts over on a close; the fleet's is judged
         // from the next bucket on.
         replica.judged_from = buckets.index(now_ms) + 1;
     }
-    let (successes, failures) = counted_since(&mut replica.sent, view);
+    replica.seen = Some(view.epoch);
+    let (successes, failures) = replica.counted_since(view);
     let wanted = view.refused > replica.refused;
     replica.refused = view.refused;
-    replica.seen = Some((view.state, view.epoch));
 
     let mut pipe = redis::pipe();
     pipe.cmd("TIME");
@@ -179,16 +112,15 @@ pub(super) async fn tick(
     };
     pipe.cmd("GET").arg(keys.open());
     pipe.cmd("PTTL").arg(keys.open());
-    release_slots(&mut pipe, replica, view, &keys, lease_ms);
+    slots::release(&mut pipe, replica, view, &keys, lease_ms);
     let half_open = view.state == CircuitState::HalfOpen;
     let asked = if half_open {
-        ask_for_slots(&mut pipe, replica, view, &config, &keys, lease_ms, wanted)
+        let asked = slots::ask(&mut pipe, replica, view, &config, &keys, lease_ms, wanted);
+        pipe.cmd("GET").arg(keys.closed());
+        asked
     } else {
         Vec::new()
     };
-    if half_open {
-        pipe.cmd("GET").arg(keys.closed());
-    }
     let window =
         (view.state == CircuitState::Closed).then(|| buckets.window(now_ms, replica.judged_from));
     for index in window.clone().into_iter().flatten() {
@@ -206,22 +138,15 @@ pub(super) async fn tick(
     // Redis read its clock about halfway through the round trip.
     let midway = sent_at + (unix_ms() - sent_at) / 2;
     replica.offset_ms = seconds * 1_000 + micros / 1_000 - midway;
-    let set = publish.as_ref().map(|_| next());
-    let fleet_open: Option<String> = from_redis_value(next())?;
-    let fleet_left: i64 = from_redis_value(next())?;
-    if let (Some(value), Some(set)) = (publish, set) {
-        if set == Value::Okay {
-            replica.round = Some(value);
-            replica.published = Some(view.epoch);
-        } else if fleet_open.is_some() && fleet_open != replica.round {
-            // Another replica opened the fleet first: this OPEN is that one.
-            replica.round = fleet_open.clone();
-            replica.published = Some(view.epoch);
-        }
-        // Else the OPEN already obeyed has yet to expire: the next tick
-        // publishes again.
-    }
-    let mut held = Vec::new();
+    let mut answer = Answer {
+        published: publish.map(|value| (value, next() == Value::Okay)),
+        ..Answer::default()
+    };
+    let open: Option<String> = from_redis_value(next())?;
+    let left: i64 = from_redis_value(next())?;
+    answer.open = open
+        .filter(|_| left > 0)
+        .map(|value| (value, Duration::from_millis(left.unsigned_abs())));
     for (slot, renewed) in asked {
         let reply = next();
         let ours = if renewed {
@@ -230,154 +155,21 @@ pub(super) async fn tick(
             reply == Value::Okay
         };
         if ours {
-            held.push(slot);
-        }
-    }
-    let fleet_closed: Option<String> = if half_open {
-        from_redis_value(next())?
-    } else {
-        None
-    };
-    if half_open {
-        replica.slots = held;
-    }
-    let mut tally = Tally::default();
-    for _ in window.into_iter().flatten() {
-        let (s, f): (Option<u64>, Option<u64>) = from_redis_value(next())?;
-        tally.successes += s.unwrap_or(0);
-        tally.failures += f.unwrap_or(0);
-    }
-
-    if let (Some(value), true) = (fleet_open, fleet_left > 0) {
-        if replica.round.as_ref() != Some(&value) {
-            let left = Duration::from_millis(fleet_left.unsigned_abs());
-            if obey(breaker, view, left, &config) {
-                replica.published = Some(view.epoch.wrapping_add(1));
-            } else if view.state == CircuitState::Open {
-                replica.published = Some(view.epoch);
-            }
-            replica.round = Some(value);
-            return Ok(());
+            answer.held.push(slot);
         }
     }
     if half_open {
-        if fleet_closed.is_some() && fleet_closed == replica.round {
-            breaker.fleet_close(view.epoch);
-            return Ok(());
-        }
-        breaker.grant_probes(view.epoch, replica.slots.len() as u32);
+        answer.closed = from_redis_value(next())?;
     }
-    if view.state == CircuitState::Closed {
-        if let Some(rate) = tally.exceeds(config.judged_from(), threshold(&config)) {
-            breaker.fleet_trip(view.epoch, rate);
+    if let Some(window) = window {
+        let mut tally = Tally::default();
+        for _ in window {
+            let (s, f): (Option<u64>, Option<u64>) = from_redis_value(next())?;
+            tally.successes += s.unwrap_or(0);
+            tally.failures += f.unwrap_or(0);
         }
+        answer.window = Some(tally);
     }
+    replica.apply(breaker, view, &config, answer);
     Ok(())
-}
-
-/// The outcomes counted since the last tick, which are sent now (or lost
-/// with it, if it fails: see `docs/redis.md`).
-fn counted_since(sent: &mut (u64, u64), view: FleetView) -> (u64, u64) {
-    let now = (view.successes, view.failures);
-    // Fewer than sent: the breaker was reset, and counts from zero.
-    if now.0 < sent.0 || now.1 < sent.1 {
-        *sent = (0, 0);
-    }
-    let counted = (now.0 - sent.0, now.1 - sent.1);
-    *sent = now;
-    counted
-}
-
-/// Frees the slots of a HALF_OPEN state that has ended, and, if its probes
-/// closed the circuit, tells the fleet.
-fn release_slots(
-    pipe: &mut Pipeline,
-    replica: &mut Replica,
-    view: FleetView,
-    keys: &Keys<'_>,
-    lease_ms: u64,
-) {
-    let ended = view.state != CircuitState::HalfOpen || view.epoch != replica.slots_epoch;
-    if replica.slots.is_empty() || !ended {
-        return;
-    }
-    for slot in replica.slots.drain(..) {
-        pipe.cmd("DEL").arg(keys.probe(slot)).ignore();
-    }
-    let closed_by_probes =
-        view.state == CircuitState::Closed && view.epoch == replica.slots_epoch.wrapping_add(1);
-    if let (true, Some(round)) = (closed_by_probes, &replica.round) {
-        pipe.cmd("SET")
-            .arg(keys.closed())
-            .arg(round)
-            .arg("PX")
-            .arg(lease_ms)
-            .ignore();
-    }
-}
-
-/// While HALF_OPEN: renews the slots held, and asks for the others if
-/// callers wait for one. A replica whose callers have gone gives its slots
-/// back, so that an idle replica never holds the fleet's probes. Returns
-/// each slot with whether it was held (renewed) or asked for.
-fn ask_for_slots(
-    pipe: &mut Pipeline,
-    replica: &mut Replica,
-    view: FleetView,
-    config: &CircuitBreakerConfig,
-    keys: &Keys<'_>,
-    lease_ms: u64,
-    wanted: bool,
-) -> Vec<(u32, bool)> {
-    if replica.slots_epoch != view.epoch {
-        replica.slots.clear();
-        replica.slots_epoch = view.epoch;
-    }
-    if !wanted && view.probes_taken == 0 {
-        for slot in replica.slots.drain(..) {
-            pipe.cmd("DEL").arg(keys.probe(slot)).ignore();
-        }
-        return Vec::new();
-    }
-    let mut asked = Vec::new();
-    for slot in 0..config.half_open_max_calls {
-        let key = keys.probe(slot);
-        if replica.slots.contains(&slot) {
-            pipe.cmd("GET").arg(&key);
-            pipe.cmd("PEXPIRE").arg(&key).arg(lease_ms).ignore();
-            asked.push((slot, true));
-        } else if wanted {
-            pipe.cmd("SET")
-                .arg(&key)
-                .arg(&replica.id)
-                .arg("NX")
-                .arg("PX")
-                .arg(lease_ms);
-            asked.push((slot, false));
-        }
-    }
-    asked
-}
-
-/// Opens the breaker for the fleet's OPEN with `left` to go, unless it is
-/// OPEN already for as long (within a sync interval) or in a state of its
-/// own (forced, disabled, metrics only).
-fn obey(
-    breaker: &CircuitBreaker,
-    view: FleetView,
-    left: Duration,
-    config: &CircuitBreakerConfig,
-) -> bool {
-    match view.state {
-        CircuitState::Closed | CircuitState::HalfOpen => breaker.fleet_open(view.epoch, left),
-        CircuitState::Open if view.open_left.unwrap_or_default() + config.sync_interval < left => {
-            breaker.fleet_open(view.epoch, left)
-        }
-        _ => false,
-    }
-}
-
-fn threshold(config: &CircuitBreakerConfig) -> f64 {
-    // Validation requires a rate with the Redis store.
-    config.failure_rate_threshold.unwrap_or(1.0)
 }
