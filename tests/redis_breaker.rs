@@ -262,6 +262,9 @@ fn a_replica_without_redis_goes_on_alone_says_so_and_shares_again_once_it_is_bac
         .unwrap();
     let local = registry().circuit_breaker(name);
     let other = CircuitBreaker::new_shared(name, shared(Duration::from_millis(30))).unwrap();
+    // One the syncer cannot reach is local, whatever its settings say.
+    let unreachable = CircuitBreaker::new(name, shared(Duration::from_millis(30))).unwrap();
+    assert_eq!(unreachable.store_status(), StoreStatus::Local);
     synced(&server, 2);
     assert_eq!(local.store_status(), StoreStatus::Available);
 

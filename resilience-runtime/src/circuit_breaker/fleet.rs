@@ -66,13 +66,14 @@ impl CircuitBreaker {
         Ok(breaker)
     }
 
-    /// Whether the breaker reaches its store: always
-    /// [`Local`](StoreStatus::Local) with `store = "local"`. A breaker
-    /// without its store judges its own calls alone, its probes bounded by
-    /// its own `half_open_max_calls`.
+    /// Whether the breaker reaches its store: [`Local`](StoreStatus::Local)
+    /// with `store = "local"`, or for a breaker the syncer cannot reach (see
+    /// [`new_shared`](Self::new_shared)). A breaker without its store judges
+    /// its own calls alone, its probes bounded by its own
+    /// `half_open_max_calls`.
     pub fn store_status(&self) -> StoreStatus {
         #[cfg(feature = "redis")]
-        if self.config().store == Store::Redis {
+        if self.config().store == Store::Redis && self.fleet.syncing() {
             return match self.fleet.down_since() {
                 None => StoreStatus::Available,
                 Some(since) => StoreStatus::Unavailable {

@@ -46,6 +46,11 @@ impl Link {
         self.this.set(Arc::downgrade(breaker)).is_ok()
     }
 
+    /// Whether a task syncs the breaker.
+    pub(crate) fn syncing(&self) -> bool {
+        self.syncing.load(Ordering::Acquire)
+    }
+
     /// Wakes the task, if one syncs the breaker.
     #[inline]
     pub(crate) fn wake(&self) {
