@@ -14,14 +14,21 @@
 //! may for three seconds: one replica with eight callers, the others with
 //! two. The parent adds up what each admitted and compares it with what the
 //! bucket allows.
+//!
+//! Then the inventory service fails, but only for replica 0. Every replica
+//! guards it with `#[circuit_breaker(name = "inventory", store = "redis")]`:
+//! replica 0 opens its breaker on its own failures, and the others, which
+//! saw none, open within one `sync_interval` (50ms) of it. Each replica
+//! reports the wall-clock time its breaker opened; the parent prints how
+//! long after replica 0 each other one did.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use resilience_examples::redis_server::RedisServer;
-use resilience_runtime::{rate_limiter, registry, Error};
+use resilience_runtime::{circuit_breaker, rate_limiter, registry, CircuitState, Error};
 
 const REPLICAS: usize = 4;
 const RUN_FOR: Duration = Duration::from_secs(3);
@@ -40,11 +47,38 @@ async fn call_partner() -> Result<(), Error> {
     Ok(())
 }
 
+const SYNC_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The inventory service, which fails for one replica only.
+#[circuit_breaker(
+    name = "inventory",
+    store = "redis",
+    failure_rate_threshold = 0.5,
+    window_size = 10,
+    minimum_calls = 5,
+    sync_interval = "50ms",
+    recovery_timeout = "30s"
+)]
+async fn call_inventory(failing: bool) -> Result<(), InventoryError> {
+    match failing {
+        true => Err(InventoryError::Unavailable),
+        false => Ok(()),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum InventoryError {
+    #[error("inventory answered 503")]
+    Unavailable,
+    #[error(transparent)]
+    Resilience(#[from] Error),
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     match (args.next().as_deref(), args.next(), args.next()) {
-        (Some("--replica"), Some(url), Some(callers)) => {
-            replica(&url, callers.parse().expect("a number of callers"))
+        (Some("--replica"), Some(url), Some(index)) => {
+            replica(&url, index.parse().expect("a replica's index"))
         }
         _ => fleet(),
     }
@@ -58,23 +92,31 @@ fn fleet() {
     let started = Instant::now();
     let replicas: Vec<_> = (0..REPLICAS)
         .map(|i| {
-            let callers = if i == 0 { 8 } else { 2 };
             Command::new(&exe)
-                .args(["--replica", &server.url(), &callers.to_string()])
+                .args(["--replica", &server.url(), &i.to_string()])
                 .stdout(Stdio::piped())
                 .spawn()
                 .expect("a replica")
         })
         .collect();
     let mut total = 0;
+    let mut opened_at = Vec::new();
     for (i, replica) in replicas.into_iter().enumerate() {
         let output = replica.wait_with_output().expect("the replica's report");
-        let admitted: u64 = String::from_utf8_lossy(&output.stdout)
-            .trim()
-            .parse()
+        assert!(output.status.success(), "replica {i} failed");
+        let report = String::from_utf8_lossy(&output.stdout).into_owned();
+        let mut lines = report.lines().map(str::trim);
+        let admitted: u64 = lines
+            .next()
+            .and_then(|line| line.parse().ok())
             .expect("a count of admitted calls");
+        let opened: u128 = lines
+            .next()
+            .and_then(|line| line.parse().ok())
+            .expect("the time the breaker opened");
         println!("replica {i}: {admitted} calls admitted");
         total += admitted;
+        opened_at.push(opened);
     }
     let elapsed = started
         .elapsed()
@@ -82,8 +124,7 @@ fn fleet() {
         .min(RUN_FOR.as_secs_f64() + 1.0);
     let allowed = BURST + RATE * RUN_FOR.as_secs_f64();
     println!(
-        "the fleet: {total} calls admitted in {:.1} s, the bucket allows {allowed:.0} ({BURST} + {RATE}/s x {}s); {} checks ran on Redis",
-        elapsed,
+        "the fleet: {total} calls admitted in {elapsed:.1} s, the bucket allows {allowed:.0} ({BURST} + {RATE}/s x {}s); {} checks ran on Redis",
         RUN_FOR.as_secs(),
         server.calls_of("evalsha")
     );
@@ -91,11 +132,25 @@ fn fleet() {
         total as f64 <= allowed + RATE * 0.1,
         "the fleet went over its budget"
     );
+
+    println!("the inventory service fails for replica 0 only:");
+    let first = opened_at[0];
+    for (i, &opened) in opened_at.iter().enumerate().skip(1) {
+        let after = opened as i128 - first as i128;
+        println!(
+            "replica {i}: breaker OPEN {after} ms after replica 0's, without a failure of its own"
+        );
+        // Clocks of one machine; two intervals leave room for a loaded one.
+        assert!(
+            after <= 2 * SYNC_INTERVAL.as_millis() as i128,
+            "replica {i} opened {after} ms after replica 0"
+        );
+    }
 }
 
-/// One replica: its own process and connection, `callers` tasks calling as
-/// fast as the shared limit lets them; prints how many calls it admitted.
-fn replica(url: &str, callers: usize) {
+/// One replica: its own process and connection. Prints how many calls it
+/// admitted, then when (unix ms) its inventory breaker opened.
+fn replica(url: &str, index: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -103,29 +158,67 @@ fn replica(url: &str, callers: usize) {
         .expect("a runtime");
     runtime.block_on(async {
         registry().set_redis(url).expect("a Redis URL");
-        let admitted = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..callers)
-            .map(|_| {
-                let admitted = admitted.clone();
-                tokio::spawn(async move {
-                    while start.elapsed() < RUN_FOR {
-                        match call_partner().await {
-                            Ok(()) => {
-                                admitted.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(Error::RateLimited { retry_after, .. }) => {
-                                tokio::time::sleep(retry_after.min(Duration::from_millis(20))).await
-                            }
-                            Err(other) => panic!("{other}"),
-                        }
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.expect("a caller");
-        }
-        println!("{}", admitted.load(Ordering::Relaxed));
+        let callers = if index == 0 { 8 } else { 2 };
+        println!("{}", share_the_limit(callers).await);
+        println!("{}", open_the_breaker(index == 0).await);
     });
+}
+
+/// `callers` tasks calling as fast as the shared limit lets them for
+/// `RUN_FOR`; returns how many calls were admitted.
+async fn share_the_limit(callers: usize) -> u64 {
+    let admitted = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let admitted = admitted.clone();
+            tokio::spawn(async move {
+                while start.elapsed() < RUN_FOR {
+                    match call_partner().await {
+                        Ok(()) => {
+                            admitted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(Error::RateLimited { retry_after, .. }) => {
+                            tokio::time::sleep(retry_after.min(Duration::from_millis(20))).await
+                        }
+                        Err(other) => panic!("{other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a caller");
+    }
+    admitted.load(Ordering::Relaxed)
+}
+
+/// The failing replica calls until its breaker opens; the others make one
+/// good call (which registers their breaker) and watch it. Returns the unix
+/// time in milliseconds at which this replica's breaker was first seen open.
+async fn open_the_breaker(failing: bool) -> u128 {
+    call_inventory(false)
+        .await
+        .expect("inventory answers at first");
+    let breaker = registry().circuit_breaker("inventory");
+    // Every replica has joined before the failures start.
+    tokio::time::sleep(4 * SYNC_INTERVAL).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while breaker.state() != CircuitState::Open {
+        assert!(Instant::now() < deadline, "the breaker never opened");
+        if failing {
+            let _ = call_inventory(true).await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let opened = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970");
+    assert_eq!(
+        breaker.metrics().failed_calls > 0,
+        failing,
+        "only the failing replica saw failures"
+    );
+    opened.as_millis()
 }
