@@ -19,8 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use common::Recorder;
 use resilience_examples::redis_server::RedisServer;
 use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
-use resilience_runtime::rate_limiter::StoreStatus;
 use resilience_runtime::stores::Store;
+use resilience_runtime::stores::StoreStatus;
 use resilience_runtime::telemetry::{HealthStatus, ReasonCode};
 use resilience_runtime::{registry, CircuitBreaker, CircuitState, Error};
 
@@ -72,6 +72,16 @@ fn within(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Durati
     start.elapsed()
 }
 
+/// Waits up to two seconds for every breaker of `fleet` to be OPEN, and
+/// returns how long that took.
+fn all_open(fleet: &[Arc<CircuitBreaker>], what: &str) -> Duration {
+    within(Duration::from_secs(2), what, || {
+        fleet
+            .iter()
+            .all(|replica| replica.state() == CircuitState::Open)
+    })
+}
+
 /// Waits until every replica has synced once: each tick reads the fleet's
 /// OPEN with one `PTTL`.
 fn synced(server: &RedisServer, ticks: u64) {
@@ -90,11 +100,7 @@ fn an_open_by_one_replica_reaches_the_others_within_two_sync_intervals() {
 
     fail(&fleet[0], 4);
     assert_eq!(fleet[0].state(), CircuitState::Open);
-    let took = within(Duration::from_secs(2), "the others OPEN", || {
-        fleet[1..]
-            .iter()
-            .all(|replica| replica.state() == CircuitState::Open)
-    });
+    let took = all_open(&fleet[1..], "the others OPEN");
     assert!(
         took <= 2 * interval,
         "the others opened {took:?} after the first, more than two sync intervals"
@@ -125,11 +131,7 @@ fn the_fleets_window_opens_every_replica_when_none_alone_has_enough_calls() {
         fail(replica, 2);
         assert_eq!(replica.state(), CircuitState::Closed);
     }
-    within(Duration::from_secs(2), "every replica OPEN", || {
-        fleet
-            .iter()
-            .all(|replica| replica.state() == CircuitState::Open)
-    });
+    all_open(&fleet, "every replica OPEN");
     for replica in &fleet {
         assert_eq!(replica.metrics().window_calls, 2);
     }
@@ -145,11 +147,7 @@ fn half_open_probes_are_bounded_across_the_fleet_and_their_success_closes_it() {
     let fleet = replicas("fleet-probes", &config, 3);
     synced(&server, 3);
     fail(&fleet[0], 4);
-    within(Duration::from_secs(2), "every replica OPEN", || {
-        fleet
-            .iter()
-            .all(|replica| replica.state() == CircuitState::Open)
-    });
+    all_open(&fleet, "every replica OPEN");
 
     // Every replica tries to probe for half a second after the open time,
     // keeping each probe it gets in flight: alone, each would admit two.
@@ -180,11 +178,7 @@ fn a_failed_probe_reopens_the_whole_fleet() {
     let fleet = replicas("fleet-reopen", &config, 2);
     synced(&server, 2);
     fail(&fleet[0], 4);
-    within(Duration::from_secs(2), "both OPEN", || {
-        fleet
-            .iter()
-            .all(|replica| replica.state() == CircuitState::Open)
-    });
+    all_open(&fleet, "both OPEN");
 
     // After the open time, whichever replica gets the fleet's one slot probes.
     let mut probe = None;
@@ -367,11 +361,7 @@ fn probes_are_bounded_across_the_fleet_again_once_redis_is_back() {
     });
 
     fail(&fleet[0], 4);
-    within(Duration::from_secs(2), "both OPEN", || {
-        fleet
-            .iter()
-            .all(|replica| replica.state() == CircuitState::Open)
-    });
+    all_open(&fleet, "both OPEN");
     let admitted = probe_for(&fleet, Duration::from_millis(800));
     assert_eq!(
         admitted.iter().sum::<usize>(),

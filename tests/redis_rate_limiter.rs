@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use common::{AppError, Recorder};
 use resilience_examples::redis_server::RedisServer;
-use resilience_runtime::rate_limiter::{RateLimiterConfig, StoreStatus};
+use resilience_runtime::rate_limiter::RateLimiterConfig;
+use resilience_runtime::stores::StoreStatus;
 use resilience_runtime::stores::{OnStoreError, Store};
 use resilience_runtime::telemetry::{HealthStatus, ReasonCode};
 use resilience_runtime::{rate_limiter, registry, Error, RateLimiter};

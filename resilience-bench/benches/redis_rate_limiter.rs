@@ -61,7 +61,6 @@ fn redis_rate_limiter(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("a runtime");
-    let shared = Arc::new(RateLimiter::new("bench-redis", huge().store(Store::Redis)).unwrap());
     // Without the pre-check, so that every check is a round trip.
     let unchecked = Arc::new(
         RateLimiter::new(
@@ -76,7 +75,7 @@ fn redis_rate_limiter(c: &mut Criterion) {
         .block_on(client.get_connection_manager())
         .expect("a connection");
     runtime
-        .block_on(shared.acquire())
+        .block_on(unchecked.acquire())
         .expect("the script loaded");
 
     let mut group = c.benchmark_group("redis_rate_limiter");
@@ -97,29 +96,19 @@ fn redis_rate_limiter(c: &mut Criterion) {
                 })
             })
         });
-        let limiter = unchecked.clone();
-        group.bench_function(format!("check_{in_flight}"), |b| {
-            b.iter_custom(|iters| {
-                let limiter = limiter.clone();
-                spread(&runtime, iters, in_flight, move || {
+        for (id, limiter) in [("check", &unchecked), ("local", &local)] {
+            group.bench_function(format!("{id}_{in_flight}"), |b| {
+                b.iter_custom(|iters| {
                     let limiter = limiter.clone();
-                    async move { limiter.acquire().await.expect("a huge bucket") }
+                    spread(&runtime, iters, in_flight, move || {
+                        let limiter = limiter.clone();
+                        async move { limiter.acquire().await.expect("a huge bucket") }
+                    })
                 })
-            })
-        });
-        let limiter = local.clone();
-        group.bench_function(format!("local_{in_flight}"), |b| {
-            b.iter_custom(|iters| {
-                let limiter = limiter.clone();
-                spread(&runtime, iters, in_flight, move || {
-                    let limiter = limiter.clone();
-                    async move { limiter.acquire().await.expect("a huge bucket") }
-                })
-            })
-        });
+            });
+        }
     }
     group.finish();
-    drop(shared);
     drop(server);
 }
 

@@ -16,9 +16,9 @@ use super::{CircuitBreakerEvent, CircuitState, Now, Phase};
 use crate::config::ConfigError;
 #[cfg(feature = "redis")]
 use crate::event::{emit, Event};
-use crate::rate_limiter::StoreStatus;
 #[cfg(feature = "redis")]
 use crate::stores::Store;
+use crate::stores::StoreStatus;
 use crate::Name;
 
 /// The breaker as the fleet's syncer reads it at one tick.

@@ -6,7 +6,6 @@ mod remote;
 mod shared;
 
 pub use config::RateLimiterConfig;
-pub use shared::StoreStatus;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

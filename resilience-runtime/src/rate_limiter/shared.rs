@@ -6,23 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{advance, RateLimiter, Settings};
-use crate::stores::OnStoreError;
+use crate::stores::{OnStoreError, StoreStatus};
 use crate::Error;
-
-/// Whether a rate limiter reaches the store its bucket is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreStatus {
-    /// The bucket is in the process (`store = "local"`).
-    Local,
-    /// The store answered the last request (or none was made yet).
-    Available,
-    /// The store failed the last request; calls are decided by
-    /// `on_store_error` since `for_` ago.
-    Unavailable {
-        /// How long since the first failure of this outage.
-        for_: Duration,
-    },
-}
 
 impl RateLimiter {
     /// Whether the limiter reaches its store now.

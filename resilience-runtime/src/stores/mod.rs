@@ -10,6 +10,7 @@
 //! file's `[redis]` table; `docs/redis.md` has the design and its guarantees.
 
 use std::fmt;
+use std::time::Duration;
 
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -38,6 +39,23 @@ pub enum OnStoreError {
     Allow,
     /// Every call is refused until the store answers again.
     Deny,
+}
+
+/// Whether a policy reaches the store its state is in, as
+/// `RateLimiter::store_status` and `CircuitBreaker::store_status` report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreStatus {
+    /// The state is in the process only (`store = "local"`, or a breaker
+    /// the fleet's syncer cannot reach).
+    Local,
+    /// The store answered the last request (or none was made yet).
+    Available,
+    /// The store failed the last request, `for_` ago at first: a rate
+    /// limiter decides by `on_store_error`, a breaker goes on alone.
+    Unavailable {
+        /// How long since the first failure of this outage.
+        for_: Duration,
+    },
 }
 
 impl Store {

@@ -7,6 +7,8 @@
 //! Redis that is down at start-up delays nothing: until it answers, each
 //! policy decides as its `on_store_error` says. Every request is bounded by
 //! the policy's `store_timeout`, so an outage never holds a call longer.
+//! The connection's driver is a task of the runtime that made it: a new
+//! `set_redis` connects again from another runtime.
 
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};

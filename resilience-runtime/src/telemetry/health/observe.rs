@@ -7,8 +7,8 @@ use super::judge::{BreakerReading, FamilyReading};
 use super::tracker::Reading;
 use crate::circuit_breaker::CircuitBreakerMetrics;
 use crate::keyed::Family;
-use crate::rate_limiter::StoreStatus;
 use crate::registry::Policy;
+use crate::stores::StoreStatus;
 use crate::telemetry::family;
 use crate::CircuitBreaker;
 

@@ -10,9 +10,9 @@ use metrics::{counter, gauge, Label};
 
 use super::label;
 use crate::circuit_breaker::CircuitBreakerMetrics;
-use crate::rate_limiter::StoreStatus;
 use crate::registry::Policy;
 use crate::stores::Store;
+use crate::stores::StoreStatus;
 use crate::telemetry::family::{self, per_key_metrics};
 use crate::{CircuitState, Registry};
 
