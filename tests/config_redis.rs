@@ -12,8 +12,7 @@
 use resilience_examples::redis_server::RedisServer;
 use resilience_runtime::config::Config;
 use resilience_runtime::rate_limiter::RateLimiterConfig;
-use resilience_runtime::stores::Store;
-use resilience_runtime::stores::StoreStatus;
+use resilience_runtime::stores::{Store, StoreStatus};
 use resilience_runtime::{registry, RateLimiter};
 use tokio::sync::{Mutex, MutexGuard};
 

@@ -19,8 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use common::Recorder;
 use resilience_examples::redis_server::RedisServer;
 use resilience_runtime::circuit_breaker::CircuitBreakerConfig;
-use resilience_runtime::stores::Store;
-use resilience_runtime::stores::StoreStatus;
+use resilience_runtime::stores::{Store, StoreStatus};
 use resilience_runtime::telemetry::{HealthStatus, ReasonCode};
 use resilience_runtime::{registry, CircuitBreaker, CircuitState, Error};
 

@@ -11,8 +11,7 @@ use metrics::{counter, gauge, Label};
 use super::label;
 use crate::circuit_breaker::CircuitBreakerMetrics;
 use crate::registry::Policy;
-use crate::stores::Store;
-use crate::stores::StoreStatus;
+use crate::stores::{Store, StoreStatus};
 use crate::telemetry::family::{self, per_key_metrics};
 use crate::{CircuitState, Registry};
 
