@@ -72,12 +72,15 @@ const NEVER: u64 = u64::MAX;
 /// The probe grant of a breaker not bounded by a fleet: the settings alone decide.
 const UNBOUNDED: u64 = u64::MAX;
 
-/// When a state ends, to the nanosecond (never is all ones), in two words
-/// that each carry the low 16 bits of the epoch of the state they belong to:
-/// the high word also holds the probe rounds that failed in a row before it
-/// (6 bits) and the time's top 16 bits; the low word its other 48 bits. A
-/// reader trusts the time only when both words name its state, so no lock
-/// and no rounding (to whole milliseconds, as one word would need) is needed.
+/// When a state ends, to the nanosecond since the breaker's creation (never
+/// is all ones), in two words that each carry the whole epoch of the state
+/// they belong to: the high word also holds the probe rounds that failed in a
+/// row before it (6 bits) and the time's top 26 bits; the low word its other
+/// 32 bits. A reader trusts the time only when both words name its state, so
+/// no lock and no rounding (to whole milliseconds, as one word would need) is
+/// needed. The whole epoch, not a part of it: a writer delayed while the
+/// circuit cycles tens of thousands of times (a 1 µs recovery under load
+/// does that in 50 ms) must still see that its state has ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Deadline {
     high: u64,
@@ -86,32 +89,36 @@ struct Deadline {
 
 impl Deadline {
     const MAX_ROUNDS: u32 = (1 << 6) - 1;
-    const LOW_BITS: u32 = 48;
+    const LOW_BITS: u32 = 32;
+    const HIGH_BITS: u32 = 26;
+    /// 2^58 ns is over nine years: a later deadline is never.
+    const MAX_NANOS: u64 = (1 << (Self::LOW_BITS + Self::HIGH_BITS)) - 1;
 
     fn new(word: Word, rounds: u32, nanos: u64) -> Deadline {
-        let tag = u64::from(tag(word.epoch()));
+        let tag = u64::from(word.epoch()) << 32;
         let rounds = u64::from(rounds.min(Self::MAX_ROUNDS));
+        let nanos = nanos.min(Self::MAX_NANOS);
         Deadline {
-            high: nanos >> Self::LOW_BITS << 22 | rounds << 16 | tag,
-            low: nanos << (64 - Self::LOW_BITS) >> (64 - Self::LOW_BITS) << 16 | tag,
+            high: tag | rounds << Self::HIGH_BITS | nanos >> Self::LOW_BITS,
+            low: tag | nanos & u64::from(u32::MAX),
         }
     }
 
-    fn tag(word: u64) -> u16 {
-        word as u16
+    fn tag(word: u64) -> u32 {
+        (word >> 32) as u32
     }
 
     fn rounds(high: u64) -> u32 {
-        ((high >> 16) & u64::from(Self::MAX_ROUNDS)) as u32
+        ((high >> Self::HIGH_BITS) & u64::from(Self::MAX_ROUNDS)) as u32
     }
 
     fn nanos(self) -> u64 {
-        (self.high >> 22) << Self::LOW_BITS | self.low >> 16
+        let high = self.high & ((1 << Self::HIGH_BITS) - 1);
+        match high << Self::LOW_BITS | self.low & u64::from(u32::MAX) {
+            Self::MAX_NANOS => NEVER,
+            nanos => nanos,
+        }
     }
-}
-
-fn tag(epoch: u32) -> u16 {
-    epoch as u16
 }
 
 pub(crate) struct Machine {
@@ -476,7 +483,7 @@ impl Machine {
     /// HALF_OPEN one whose deadline is not written yet.
     fn failed_rounds(&self, word: Word) -> u32 {
         let high = self.deadline_high.load(Ordering::Acquire);
-        let own = tag(word.epoch());
+        let own = word.epoch();
         if Deadline::tag(high) == own || Deadline::tag(high) == own.wrapping_sub(1) {
             Deadline::rounds(high)
         } else {
@@ -492,7 +499,7 @@ impl Machine {
             high: self.deadline_high.load(Ordering::Acquire),
             low: self.deadline_low.load(Ordering::Acquire),
         };
-        let own = tag(word.epoch());
+        let own = word.epoch();
         (Deadline::tag(deadline.high) == own && Deadline::tag(deadline.low) == own)
             .then(|| deadline.nanos())
     }
@@ -512,7 +519,7 @@ impl Machine {
         let mut current = cell.load(Ordering::Acquire);
         loop {
             let ahead = Deadline::tag(current).wrapping_sub(Deadline::tag(value));
-            if ahead != 0 && ahead < 0x8000 {
+            if ahead != 0 && ahead < 1 << 31 {
                 return;
             }
             match cell.compare_exchange(current, value, Ordering::AcqRel, Ordering::Acquire) {
@@ -654,6 +661,41 @@ mod tests {
         std::iter::from_fn(|| machine.acquire(timing, &mut at(0), &mut |_| {}).ok())
             .take(10)
             .collect()
+    }
+
+    #[test]
+    fn a_deadline_written_after_tens_of_thousands_of_later_states_replaces_none() {
+        // The writer of the first OPEN state's deadline is delayed while the
+        // circuit cycles OPEN -> HALF_OPEN -> OPEN 20,000 times, as a thread
+        // descheduled for 50 ms can be under a 1 µs recovery.
+        let (machine, timing) = (Machine::new(), timing(1));
+        opened(&machine, &timing);
+        let first_open = machine.load();
+        for _ in 0..20_000 {
+            let Ok(Pass::Probe { epoch }) = machine.acquire(&timing, &mut at(0), &mut |_| {})
+            else {
+                panic!("a due OPEN circuit admits a probe");
+            };
+            machine.probe_failure(&timing, epoch, &mut at(0));
+        }
+        assert_eq!(machine.load().epoch() - first_open.epoch(), 40_000);
+        machine.set_due(first_open, 0, 7);
+        assert_ne!(
+            machine.current(&timing, &mut at(0), &mut |_| {}).phase(),
+            Phase::Open,
+            "the current OPEN state lost its deadline to one long ended"
+        );
+    }
+
+    #[test]
+    fn deadlines_keep_every_nanosecond_and_never_stays_never() {
+        let word = Word::new(7, 0, Phase::Open);
+        for nanos in [0, 1, u64::from(u32::MAX), 1 << 40, Deadline::MAX_NANOS - 1] {
+            assert_eq!(Deadline::new(word, 5, nanos).nanos(), nanos);
+        }
+        assert_eq!(Deadline::new(word, 5, NEVER).nanos(), NEVER);
+        assert_eq!(Deadline::rounds(Deadline::new(word, 70, 3).high), 63);
+        assert_eq!(Deadline::tag(Deadline::new(word, 1, 3).low), 7);
     }
 
     #[test]
