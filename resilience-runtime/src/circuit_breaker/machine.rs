@@ -67,13 +67,15 @@ impl<F: Fn() -> u64> Now<F> {
     }
 }
 
-const NEVER: u64 = u64::MAX;
+/// A deadline that never comes: the largest a deadline word can hold, over
+/// nine years after the breaker's creation.
+const NEVER: u64 = Deadline::MAX_NANOS;
 
 /// The probe grant of a breaker not bounded by a fleet: the settings alone decide.
 const UNBOUNDED: u64 = u64::MAX;
 
-/// When a state ends, to the nanosecond since the breaker's creation (never
-/// is all ones), in two words that each carry the whole epoch of the state
+/// When a state ends, to the nanosecond since the breaker's creation (at most
+/// `NEVER`), in two words that each carry the whole epoch of the state
 /// they belong to: the high word also holds the probe rounds that failed in a
 /// row before it (6 bits) and the time's top 26 bits; the low word its other
 /// 32 bits. A reader trusts the time only when both words name its state, so
@@ -91,7 +93,6 @@ impl Deadline {
     const MAX_ROUNDS: u32 = (1 << 6) - 1;
     const LOW_BITS: u32 = 32;
     const HIGH_BITS: u32 = 26;
-    /// 2^58 ns is over nine years: a later deadline is never.
     const MAX_NANOS: u64 = (1 << (Self::LOW_BITS + Self::HIGH_BITS)) - 1;
 
     fn new(word: Word, rounds: u32, nanos: u64) -> Deadline {
@@ -113,11 +114,8 @@ impl Deadline {
     }
 
     fn nanos(self) -> u64 {
-        let high = self.high & ((1 << Self::HIGH_BITS) - 1);
-        match high << Self::LOW_BITS | self.low & u64::from(u32::MAX) {
-            Self::MAX_NANOS => NEVER,
-            nanos => nanos,
-        }
+        (self.high & ((1 << Self::HIGH_BITS) - 1)) << Self::LOW_BITS
+            | self.low & u64::from(u32::MAX)
     }
 }
 
@@ -688,12 +686,12 @@ mod tests {
     }
 
     #[test]
-    fn deadlines_keep_every_nanosecond_and_never_stays_never() {
+    fn deadlines_keep_every_nanosecond_and_later_ones_are_never() {
         let word = Word::new(7, 0, Phase::Open);
         for nanos in [0, 1, u64::from(u32::MAX), 1 << 40, Deadline::MAX_NANOS - 1] {
             assert_eq!(Deadline::new(word, 5, nanos).nanos(), nanos);
         }
-        assert_eq!(Deadline::new(word, 5, NEVER).nanos(), NEVER);
+        assert_eq!(Deadline::new(word, 5, u64::MAX).nanos(), NEVER);
         assert_eq!(Deadline::rounds(Deadline::new(word, 70, 3).high), 63);
         assert_eq!(Deadline::tag(Deadline::new(word, 1, 3).low), 7);
     }
