@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use resilience_examples::redis_server::RedisServer;
+use resilience_examples::redis_server::{command_at, RedisServer};
 use resilience_runtime::{circuit_breaker, rate_limiter, registry, CircuitState, Error};
 
 const REPLICAS: usize = 4;
@@ -159,6 +159,28 @@ fn replica(url: &str, index: usize) {
         println!("{}", share_the_limit(callers).await);
         println!("{}", open_the_breaker(index == 0).await);
     });
+    if index == 0 {
+        stay_until_the_fleet_has_the_open(url);
+    }
+}
+
+/// The failing replica's syncer publishes its OPEN on the tick its opening
+/// wakes; a process that exits at once can take the OPEN with it, and the
+/// others would never see it. So replica 0 stays up until Redis holds it,
+/// under the key `docs/redis.md` gives.
+fn stay_until_the_fleet_has_the_open(url: &str) {
+    let port = url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .expect("a port in the Redis URL");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while command_at(port, &["EXISTS", "resilience:cb:inventory:open"]).as_deref() != Some(":1\r\n")
+    {
+        assert!(Instant::now() < deadline, "the OPEN never reached Redis");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// `callers` tasks calling as fast as the shared limit lets them for

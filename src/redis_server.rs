@@ -134,24 +134,30 @@ impl RedisServer {
     /// Sends one command in RESP and returns the raw reply, or `None` when
     /// the server does not answer: the harness needs no client of its own.
     pub fn command(&self, args: &[&str]) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        let mut request = format!("*{}\r\n", args.len());
-        for arg in args {
-            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
-        }
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut reply = Vec::new();
-        let mut buffer = [0; 16 * 1024];
-        loop {
-            let n = stream.read(&mut buffer).ok()?;
-            reply.extend_from_slice(&buffer[..n]);
-            if n == 0 || complete(&reply) {
-                break;
-            }
-        }
-        String::from_utf8(reply).ok()
+        command_at(self.port, args)
     }
+}
+
+/// [`RedisServer::command`] for a server this process did not start, such
+/// as the parent's in a replica process.
+pub fn command_at(port: u16, args: &[&str]) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = Vec::new();
+    let mut buffer = [0; 16 * 1024];
+    loop {
+        let n = stream.read(&mut buffer).ok()?;
+        reply.extend_from_slice(&buffer[..n]);
+        if n == 0 || complete(&reply) {
+            break;
+        }
+    }
+    String::from_utf8(reply).ok()
 }
 
 impl Drop for RedisServer {
