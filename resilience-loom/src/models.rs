@@ -347,6 +347,35 @@ fn a_grant_racing_the_turn_to_half_open_admits_no_more_than_granted() {
     });
 }
 
+/// A replica gives its probe slot back to the fleet (withdrawing its grant)
+/// while a caller takes a probe on it: either the caller is refused, or the
+/// replica sees the probe and keeps the slot.
+#[test]
+fn a_slot_given_back_never_carries_a_probe() {
+    model(|| {
+        let timing = timing(1, 1);
+        let machine = half_open(1);
+        machine.bound_probes();
+        let epoch = epoch_of(&machine);
+        machine.grant_probes(epoch, 1);
+        let machine = Arc::new(machine);
+        let caller = {
+            let machine = machine.clone();
+            thread::spawn(move || acquire(&machine, &timing).is_some())
+        };
+        let given_back = machine.withdraw_probes(epoch);
+        let probe = caller.join().unwrap();
+        assert!(!(given_back && probe), "a probe on a slot given back");
+        if !probe {
+            // A refused caller left no probe in flight behind.
+            assert!(!matches!(
+                machine.load().phase(),
+                Phase::HalfOpen { in_flight: 1, .. }
+            ));
+        }
+    });
+}
+
 /// The fleet's OPEN arrives while a local failure opens the circuit: it
 /// opens once.
 #[test]

@@ -219,6 +219,12 @@ impl CircuitBreaker {
         self.machine.grant_probes(epoch, probes);
     }
 
+    /// Withdraws the probes of the HALF_OPEN state of `epoch`, before its
+    /// slots go back to the fleet: `false` if one was taken meanwhile.
+    pub(crate) fn withdraw_probes(&self, epoch: u32) -> bool {
+        self.machine.withdraw_probes(epoch)
+    }
+
     /// Notes a tick the store failed; the first of an outage is an event.
     #[cold]
     pub(crate) fn store_failed(&self, error: &dyn std::fmt::Display) {

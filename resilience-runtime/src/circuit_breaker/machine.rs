@@ -13,7 +13,7 @@
 //! state that has ended, never lets a probe through unbounded.
 
 use super::word::{Phase, Word};
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::atomic::{fence, AtomicU64, Ordering};
 
 /// The settings the state machine needs, in nanoseconds.
 #[derive(Debug, Clone, Copy)]
@@ -243,7 +243,13 @@ impl Machine {
                         successes,
                     });
                     match self.swap(word, taken) {
-                        Ok(()) => return Ok(Pass::Probe { epoch }),
+                        Ok(()) if self.still_granted(timing, epoch, in_flight + successes) => {
+                            return Ok(Pass::Probe { epoch })
+                        }
+                        Ok(()) => {
+                            self.abandon(epoch);
+                            return Err(Refused { retry_after: None });
+                        }
                         Err(changed) => word = changed,
                     }
                 }
@@ -387,6 +393,20 @@ impl Machine {
             grant if (grant >> 32) as u32 == epoch => timing.probes.min(grant as u32),
             _ => 0,
         }
+    }
+
+    /// Whether the grant still admits the probe just taken after `taken`
+    /// others, read again after the swap that took it: a replica giving its
+    /// slots back to the fleet withdraws the grant, then looks for probes
+    /// taken (see [`withdraw_probes`](Self::withdraw_probes)), and the
+    /// fences make sure that one of the two sees the other.
+    #[inline]
+    fn still_granted(&self, timing: &Timing, epoch: u32, taken: u32) -> bool {
+        if self.grant.load(Ordering::Acquire) == UNBOUNDED {
+            return true;
+        }
+        fence(Ordering::SeqCst);
+        taken < self.admits(timing, epoch)
     }
 
     /// The probe successes that close the HALF_OPEN state of `epoch`: as
@@ -601,6 +621,22 @@ impl Machine {
                 Ok(_) => return,
                 Err(changed) => current = changed,
             }
+        }
+    }
+
+    /// Withdraws the probes granted to the HALF_OPEN state of `epoch`, so
+    /// that the replica can give their slots back to the fleet: `true`
+    /// unless a probe was taken meanwhile, whose slot must stay held.
+    pub(crate) fn withdraw_probes(&self, epoch: u32) -> bool {
+        self.grant_probes(epoch, 0);
+        fence(Ordering::SeqCst);
+        let word = self.load();
+        match word.phase() {
+            Phase::HalfOpen {
+                in_flight,
+                successes,
+            } if word.epoch() == epoch => in_flight + successes == 0,
+            _ => true,
         }
     }
 

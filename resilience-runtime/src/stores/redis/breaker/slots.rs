@@ -48,10 +48,23 @@ pub(super) fn release(
     }
 }
 
-/// While HALF_OPEN: renews the slots held, and asks for the others if
-/// callers wait for one (`wanted`). A replica whose callers have gone gives
-/// its slots back, so that an idle replica never holds the fleet's probes.
-/// Returns each slot with whether it was held (renewed) or asked for.
+/// What a HALF_OPEN replica does with the fleet's probe slots this tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Wants {
+    /// Callers wait for a probe: keep the slots held and ask for the others.
+    More,
+    /// Keep the slots held: a probe is out on one.
+    Held,
+    /// Give them back: the callers have gone, so that an idle replica never
+    /// holds the fleet's probes. Only once the replica's own grant is
+    /// withdrawn with no probe taken (`CircuitBreaker::withdraw_probes`):
+    /// else a caller could still take a probe on a slot the fleet has back.
+    None,
+}
+
+/// While HALF_OPEN: renews the slots held, asks for the others, or gives
+/// them back, as `wants` says. Returns each slot with whether it was held
+/// (renewed) or asked for.
 pub(super) fn ask(
     pipe: &mut Pipeline,
     replica: &mut Replica,
@@ -59,13 +72,13 @@ pub(super) fn ask(
     config: &CircuitBreakerConfig,
     keys: &Keys<'_>,
     lease_ms: u64,
-    wanted: bool,
+    wants: Wants,
 ) -> Vec<(u32, bool)> {
     if replica.slots_epoch != view.epoch {
         replica.slots.clear();
         replica.slots_epoch = view.epoch;
     }
-    if !wanted && view.probes_taken == 0 {
+    if wants == Wants::None {
         for slot in replica.slots.drain(..) {
             pipe.cmd("DEL").arg(keys.probe(slot)).ignore();
         }
@@ -78,7 +91,7 @@ pub(super) fn ask(
             pipe.cmd("GET").arg(&key);
             pipe.cmd("PEXPIRE").arg(&key).arg(lease_ms).ignore();
             asked.push((slot, true));
-        } else if wanted {
+        } else if wants == Wants::More {
             pipe.cmd("SET")
                 .arg(&key)
                 .arg(&replica.id)

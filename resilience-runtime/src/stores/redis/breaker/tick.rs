@@ -20,7 +20,7 @@ use redis::aio::ConnectionManager;
 use redis::{from_redis_value, RedisResult, Value};
 
 use super::replica::{Answer, Replica};
-use super::slots;
+use super::slots::{self, Wants};
 use super::window::{Buckets, Tally};
 use crate::{CircuitBreaker, CircuitState};
 
@@ -115,7 +115,14 @@ pub(super) async fn tick(
     slots::release(&mut pipe, replica, view, &keys, lease_ms);
     let half_open = view.state == CircuitState::HalfOpen;
     let asked = if half_open {
-        let asked = slots::ask(&mut pipe, replica, view, &config, &keys, lease_ms, wanted);
+        let wants = if wanted {
+            Wants::More
+        } else if view.probes_taken == 0 && breaker.withdraw_probes(view.epoch) {
+            Wants::None
+        } else {
+            Wants::Held
+        };
+        let asked = slots::ask(&mut pipe, replica, view, &config, &keys, lease_ms, wants);
         pipe.cmd("GET").arg(keys.closed());
         asked
     } else {
