@@ -59,7 +59,7 @@ pub(super) enum Wants {
     /// holds the fleet's probes. Only once the replica's own grant is
     /// withdrawn with no probe taken (`CircuitBreaker::withdraw_probes`):
     /// else a caller could still take a probe on a slot the fleet has back.
-    None,
+    GiveBack,
 }
 
 /// While HALF_OPEN: renews the slots held, asks for the others, or gives
@@ -78,7 +78,7 @@ pub(super) fn ask(
         replica.slots.clear();
         replica.slots_epoch = view.epoch;
     }
-    if wants == Wants::None {
+    if wants == Wants::GiveBack {
         for slot in replica.slots.drain(..) {
             pipe.cmd("DEL").arg(keys.probe(slot)).ignore();
         }

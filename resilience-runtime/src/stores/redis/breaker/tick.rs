@@ -118,7 +118,7 @@ pub(super) async fn tick(
         let wants = if wanted {
             Wants::More
         } else if view.probes_taken == 0 && breaker.withdraw_probes(view.epoch) {
-            Wants::None
+            Wants::GiveBack
         } else {
             Wants::Held
         };
