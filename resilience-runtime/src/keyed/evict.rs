@@ -1,48 +1,10 @@
 //! Keeping a family within `max_keys`: the least recently used members go
 //! first, idle ones before busy ones.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use compact_str::CompactString;
-
+use super::table::{Table, Writer};
 use super::Keyed;
-
-/// One key's instance, with the family's arrival count at its last use.
-pub(super) struct Member<P> {
-    policy: Arc<P>,
-    last_used: AtomicU64,
-}
-
-impl<P> Member<P> {
-    pub(super) fn new(policy: Arc<P>, arrival: u64) -> Self {
-        Member {
-            policy,
-            last_used: AtomicU64::new(arrival),
-        }
-    }
-
-    pub(super) fn policy(&self) -> &Arc<P> {
-        &self.policy
-    }
-
-    /// The instance, marking it used as of `arrivals`. The mark is written
-    /// only when it changes, so that the calls of a busy key do not all
-    /// write its cache line.
-    #[inline]
-    pub(super) fn used(&self, arrivals: u64) -> Arc<P> {
-        self.touch(arrivals).clone()
-    }
-
-    /// As [`used`](Self::used), lending the instance instead.
-    #[inline]
-    pub(super) fn touch(&self, arrivals: u64) -> &Arc<P> {
-        if self.last_used.load(Ordering::Relaxed) != arrivals {
-            self.last_used.store(arrivals, Ordering::Relaxed);
-        }
-        &self.policy
-    }
-}
 
 /// How readily a member may go, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,7 +19,7 @@ enum Busy {
 }
 
 fn busy<P: Keyed>(policy: &Arc<P>) -> Busy {
-    // The map holds one reference; any other is a call.
+    // The table holds one count; any other is a call.
     if Arc::strong_count(policy) > 1 {
         Busy::InFlight
     } else if policy.is_idle() {
@@ -72,42 +34,38 @@ fn busy<P: Keyed>(policy: &Arc<P>) -> Busy {
 /// oldest first and asked whether they are busy only until enough idle ones
 /// are found, since asking may read a clock. A member whose business changed
 /// since it was asked is left for the next pass.
-pub(super) fn oldest<P: Keyed>(
-    members: &papaya::HashMap<CompactString, Member<P>>,
-    max_keys: usize,
-) -> usize {
-    let members = members.pin();
-    let excess = members.len().saturating_sub(max_keys - max_keys / 16);
+pub(super) fn oldest<P: Keyed>(table: &Table<P>, writer: &mut Writer, max_keys: usize) -> usize {
+    let excess = table.len().saturating_sub(max_keys - max_keys / 16);
     if excess == 0 {
         return 0;
     }
-    let mut by_age: Vec<(u64, &CompactString, &Member<P>)> = members
-        .iter()
-        .map(|(key, member)| (member.last_used.load(Ordering::Relaxed), key, member))
-        .collect();
-    by_age.sort_unstable_by_key(|(last_used, ..)| *last_used);
-    let remove = |key: &str, rank: Busy| {
-        let removed = members.remove_if(key, |_, member| busy(&member.policy) == rank);
-        matches!(removed, Ok(Some(_)))
-    };
+    let mut by_age: Vec<(u64, usize)> = Vec::with_capacity(table.len());
+    table.each(writer, |entry| by_age.push((entry.recency, entry.index)));
+    by_age.sort_unstable();
     let mut dropped = 0;
     let mut busy_ones = Vec::new();
-    for (age, (_, key, member)) in by_age.iter().enumerate() {
+    for (age, &(_, index)) in by_age.iter().enumerate() {
         if dropped == excess {
             return dropped;
         }
-        match busy(&member.policy) {
-            Busy::Idle => dropped += usize::from(remove(key, Busy::Idle)),
-            rank => busy_ones.push((rank, age)),
+        let mut rank = Busy::Idle;
+        let removed = table.remove_if(writer, index, |policy| {
+            rank = busy(policy);
+            rank == Busy::Idle
+        });
+        if removed {
+            dropped += 1;
+        } else {
+            busy_ones.push((rank, age, index));
         }
     }
     // Too few idle members: the busy ones go, stateful before in flight, oldest first.
     busy_ones.sort_unstable();
-    for (rank, age) in busy_ones {
+    for (rank, _, index) in busy_ones {
         if dropped == excess {
             break;
         }
-        dropped += usize::from(remove(by_age[age].1, rank));
+        dropped += usize::from(table.remove_if(writer, index, |policy| busy(policy) == rank));
     }
     dropped
 }

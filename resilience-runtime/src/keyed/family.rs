@@ -5,9 +5,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use compact_str::CompactString;
-
-use super::evict::{self, Member};
+use super::evict;
+use super::table::{Table, Writer};
 use super::{Key, Keyed};
 use crate::config::ConfigError;
 use crate::registry::{valid, Policy};
@@ -20,9 +19,10 @@ use crate::Name;
 /// which a reload gives to every member at once.
 ///
 /// Finding an existing key takes no lock and allocates nothing: the members
-/// are in a lock-free map ([papaya](https://docs.rs/papaya)), looked up with
-/// the key as a borrowed `&str`. A new key makes its member under the
-/// family's lock.
+/// are in a lock-free table made for this lookup, found with the key as a
+/// borrowed `&str`; a key of up to 23 bytes is kept beside its member's
+/// pointer, so the lookup reads one slot and then the member. A new key
+/// makes its member under the family's lock.
 ///
 /// Memory is bounded by `max_keys` (default 10,000): once a new key would
 /// make more, the least recently used members are dropped, idle ones first
@@ -50,10 +50,11 @@ use crate::Name;
 /// ```
 pub struct Family<P: Policy> {
     name: Name,
-    members: papaya::HashMap<CompactString, Member<P>>,
+    members: Table<P>,
     /// The settings new members get, in an instance that no call uses, which
-    /// new members are made from; held while a member is made, so that a
-    /// reconfiguration reaches every member, including one made meanwhile.
+    /// new members are made from; held while a member is made or dropped, so
+    /// that a reconfiguration reaches every member, including one made
+    /// meanwhile, and so that the table has one writer at a time.
     template: Mutex<Template<P>>,
     /// Counts new keys: each member records the count at its last use, which
     /// orders members by recency for eviction without reading a clock.
@@ -71,7 +72,7 @@ impl<P: Keyed> Family<P> {
         key.with_str(|key| {
             let members = self.members.pin();
             match members.get(key) {
-                Some(member) => member.used(self.arrivals.load(Ordering::Relaxed)),
+                Some(member) => Arc::clone(member.touch(self.arrivals.load(Ordering::Relaxed))),
                 None => {
                     drop(members);
                     self.insert(key)
@@ -105,21 +106,25 @@ impl<P: Keyed> Family<P> {
     #[cold]
     #[inline(never)]
     fn insert(&self, key: &str) -> Arc<P> {
-        let template = self.lock_template();
-        let members = self.members.pin();
-        let member = members.get_or_insert_with(key.into(), || {
-            let name = Name::from(format!("{}[{key}]", self.name));
-            let policy = P::shared(Arc::new(valid(
-                template.policy.sibling(name, &template.config),
-            )));
-            Member::new(policy, self.arrivals.fetch_add(1, Ordering::Relaxed) + 1)
-        });
-        let policy = member.used(self.arrivals.load(Ordering::Relaxed));
-        drop(members);
+        let mut template = self.lock_template();
+        // Made by another caller while this one waited for the lock.
+        if let Some(member) = self.members.pin().get(key) {
+            return Arc::clone(member.touch(self.arrivals.load(Ordering::Relaxed)));
+        }
+        let Template {
+            config,
+            policy: template,
+            writer,
+        } = &mut *template;
+        let name = Name::from(format!("{}[{key}]", self.name));
+        let policy = P::shared(Arc::new(valid(template.sibling(name, config))));
+        let arrival = self.arrivals.fetch_add(1, Ordering::Relaxed) + 1;
+        self.members
+            .insert(writer, key, Arc::clone(&policy), arrival);
         // Still under the lock: one eviction pass at a time.
-        let max_keys = P::max_keys(&template.config);
+        let max_keys = P::max_keys(config);
         if self.members.len() > max_keys {
-            let dropped = evict::oldest(&self.members, max_keys);
+            let dropped = evict::oldest(&self.members, writer, max_keys);
             self.evicted.fetch_add(dropped as u64, Ordering::Relaxed);
         }
         policy
@@ -128,17 +133,14 @@ impl<P: Keyed> Family<P> {
 
 impl<P: Policy> Family<P> {
     pub(crate) fn new(name: Name, config: P::Config) -> Self {
+        let (members, writer) = Table::new();
         Family {
             name: name.clone(),
-            // An incremental resize finishes only as later inserts help it,
-            // and until then every lookup probes both tables (7x slower at
-            // 100,000 keys, measured): new keys pay for the whole copy instead.
-            members: papaya::HashMap::builder()
-                .resize_mode(papaya::ResizeMode::Blocking)
-                .build(),
+            members,
             template: Mutex::new(Template {
                 policy: valid(P::create(name, config.clone())),
                 config,
+                writer,
             }),
             arrivals: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
@@ -155,7 +157,7 @@ impl<P: Policy> Family<P> {
     pub fn find<K: Key + ?Sized>(&self, key: &K) -> Option<Arc<P>> {
         key.with_str(|key| {
             let members = self.members.pin();
-            members.get(key).map(|member| member.policy().clone())
+            members.get(key).map(|member| Arc::clone(member.policy()))
         })
     }
 
@@ -166,29 +168,26 @@ impl<P: Policy> Family<P> {
 
     /// Whether no key has a member.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.len() == 0
     }
 
     /// The keys that have a member now, sorted.
     pub fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .members
-            .pin()
-            .keys()
-            .map(|key| key.to_string())
-            .collect();
+        let template = self.lock_template();
+        let mut keys = Vec::with_capacity(self.len());
+        self.members
+            .each(&template.writer, |member| keys.push(member.key.to_owned()));
         keys.sort_unstable();
         keys
     }
 
     /// Every member with its key, sorted by key.
     pub fn members(&self) -> Vec<(String, Arc<P>)> {
-        let mut members: Vec<(String, Arc<P>)> = self
-            .members
-            .pin()
-            .iter()
-            .map(|(key, member)| (key.to_string(), member.policy().clone()))
-            .collect();
+        let template = self.lock_template();
+        let mut members = Vec::with_capacity(self.len());
+        self.members.each(&template.writer, |member| {
+            members.push((member.key.to_owned(), Arc::clone(member.policy)))
+        });
         members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         members
     }
@@ -214,18 +213,24 @@ impl<P: Policy> Family<P> {
         config.check()?;
         let mut template = self.lock_template();
         template.policy.reconfigure(config.clone())?;
-        for member in self.members.pin().values() {
-            member.policy().follow(&template.policy, &config)?;
-        }
+        let mut followed = Ok(());
+        self.members.each(&template.writer, |member| {
+            if followed.is_ok() {
+                followed = member.policy.follow(&template.policy, &config);
+            }
+        });
+        followed?;
         template.config = config;
         Ok(())
     }
 }
 
-/// A family's settings, and an instance with them that new members copy.
+/// A family's settings, an instance with them that new members copy, and
+/// the right to change the family's table.
 struct Template<P: Policy> {
     config: P::Config,
     policy: P,
+    writer: Writer,
 }
 
 impl<P: Policy> fmt::Debug for Family<P> {

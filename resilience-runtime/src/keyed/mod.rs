@@ -32,6 +32,7 @@
 mod evict;
 mod family;
 mod key;
+mod table;
 
 pub use family::Family;
 pub use key::Key;

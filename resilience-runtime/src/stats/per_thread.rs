@@ -180,6 +180,10 @@ impl PerThreadCounter {
     /// Adds one: a plain load and store on this thread's slot, no lock prefix.
     #[inline]
     pub(crate) fn add(&self) {
+        if self.index.is_overflow() {
+            self.overflow.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let counted = TABLE.with(|table| match table.slot(self.index) {
             Some(slot) => {
                 // Only this thread writes its slot, so no count is lost.
