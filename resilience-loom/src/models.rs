@@ -4,14 +4,7 @@ use loom::thread;
 use crate::circuit_breaker::machine::{Machine, Now, Pass, Timing};
 use crate::circuit_breaker::window::{CountWindow, Outcome, Tally};
 use crate::circuit_breaker::word::Phase;
-
-/// Explores every interleaving with up to three preemptions per thread, the
-/// bound under which loom finds almost every ordering bug while staying fast.
-fn model(check: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder.check(check);
-}
+use crate::model;
 
 /// Settings come into each operation; a model uses one `failure_threshold`
 /// and one `half_open_max_calls` throughout.

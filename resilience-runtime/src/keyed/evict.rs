@@ -40,7 +40,9 @@ pub(super) fn oldest<P: Keyed>(table: &Table<P>, writer: &mut Writer, max_keys: 
         return 0;
     }
     let mut by_age: Vec<(u64, usize)> = Vec::with_capacity(table.len());
-    table.each(writer, |entry| by_age.push((entry.recency, entry.index)));
+    table
+        .pin()
+        .each(|entry| by_age.push((entry.recency, entry.index)));
     by_age.sort_unstable();
     let mut dropped = 0;
     let mut busy_ones = Vec::new();

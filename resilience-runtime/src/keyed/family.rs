@@ -173,21 +173,20 @@ impl<P: Policy> Family<P> {
 
     /// The keys that have a member now, sorted.
     pub fn keys(&self) -> Vec<String> {
-        let template = self.lock_template();
         let mut keys = Vec::with_capacity(self.len());
         self.members
-            .each(&template.writer, |member| keys.push(member.key.to_owned()));
+            .pin()
+            .each(|member| keys.push(member.key.to_owned()));
         keys.sort_unstable();
         keys
     }
 
     /// Every member with its key, sorted by key.
     pub fn members(&self) -> Vec<(String, Arc<P>)> {
-        let template = self.lock_template();
         let mut members = Vec::with_capacity(self.len());
-        self.members.each(&template.writer, |member| {
-            members.push((member.key.to_owned(), Arc::clone(member.policy)))
-        });
+        self.members
+            .pin()
+            .each(|member| members.push((member.key.to_owned(), Arc::clone(member.policy))));
         members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         members
     }
@@ -214,7 +213,7 @@ impl<P: Policy> Family<P> {
         let mut template = self.lock_template();
         template.policy.reconfigure(config.clone())?;
         let mut followed = Ok(());
-        self.members.each(&template.writer, |member| {
+        self.members.pin().each(|member| {
             if followed.is_ok() {
                 followed = member.policy.follow(&template.policy, &config);
             }

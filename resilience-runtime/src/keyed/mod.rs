@@ -32,6 +32,7 @@
 mod evict;
 mod family;
 mod key;
+mod slot;
 mod table;
 
 pub use family::Family;

@@ -10,158 +10,21 @@
 //! family's lock, which the [`Writer`] passed to each change stands for. A
 //! removed member, a long key and a table outgrown are handed to the epoch,
 //! which frees them once no reader that might hold them is left.
-//!
-//! A slot's key is rewritten when a later key takes the slot, while a reader
-//! may still be reading the earlier one: a reader copies the key, then checks
-//! that the slot still holds the member it read first (a seqlock on the
-//! member's pointer, which no live member shares).
+//! How a reader reads a slot that the writer may be changing is in
+//! [`slot`](super::slot).
 
 use std::hash::{BuildHasher, RandomState};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use seize::{Collector, Guard, LocalGuard};
 
-/// A slot no key has taken since the table was made: a probe ends here.
-const EMPTY: u64 = 0;
-/// A slot whose member was removed: a probe goes on past it.
-const REMOVED: u64 = 1;
-/// The longest key kept in the slot; a longer one is boxed.
-const INLINE: usize = 23;
-/// The last key byte of a slot with a boxed key (an inline one has its length there).
-const BOXED: u8 = 0xFF;
+use super::slot::{Read, Slot, Words, EMPTY, REMOVED};
 
 /// A table is made at least this large.
 const MIN_CAPACITY: usize = 16;
-
-#[repr(C, align(32))]
-struct Slot {
-    /// The member's `Arc::into_raw` pointer, or [`EMPTY`] or [`REMOVED`].
-    member: AtomicU64,
-    /// The key: its bytes and its length in the last byte, or a pointer to
-    /// the boxed key and its hash, with [`BOXED`] in the last byte.
-    key: [AtomicU64; 3],
-}
-
-/// A key as a slot holds it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Words([u64; 3]);
-
-impl Words {
-    /// `key` as an inline slot holds it, or as a boxed slot of that hash
-    /// holds it, less the pointer.
-    fn of(key: &str, hash: u64) -> Self {
-        let bytes = key.as_bytes();
-        let len = bytes.len();
-        if len > INLINE {
-            return Words([0, hash, u64::from(BOXED) << 56]);
-        }
-        let mut words = [0, 0, (len as u64) << 56];
-        let full = len / 8;
-        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
-            *word |= u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        }
-        // The last `len % 8` bytes, read as at most two loads that may overlap
-        // rather than byte by byte: this runs on every call.
-        words[full] |= tail(&bytes[full * 8..]);
-        Words(words)
-    }
-
-    /// Whether these words, copied from a slot, hold `key`, of hash `hash`.
-    ///
-    /// # Safety
-    ///
-    /// As [`boxed`](Self::boxed).
-    #[inline]
-    unsafe fn holds(self, key: &str, hash: u64) -> bool {
-        let mark = (self.0[2] >> 56) as usize;
-        let bytes = key.as_bytes();
-        if bytes.len() > INLINE {
-            // SAFETY: the caller's.
-            return mark == usize::from(BOXED)
-                && self.0[1] == hash
-                && unsafe { self.boxed() } == key;
-        }
-        if mark != bytes.len() {
-            return false;
-        }
-        // Word by word, as `of` writes them: no call to `memcmp`, which
-        // took a sixth of a call's time for a 13-byte key.
-        let stored = [self.0[0], self.0[1], self.0[2] & !(0xFF << 56)];
-        let full = bytes.len() / 8;
-        stored
-            .iter()
-            .zip(bytes.chunks_exact(8))
-            .all(|(word, chunk)| *word == u64::from_le_bytes(chunk.try_into().expect("8 bytes")))
-            && stored[full] == tail(&bytes[full * 8..])
-    }
-
-    fn is_boxed(self) -> bool {
-        (self.0[2] >> 56) as u8 == BOXED
-    }
-
-    /// The boxed key: only for a slot's boxed words, read while the slot is
-    /// protected.
-    ///
-    /// # Safety
-    ///
-    /// The words are a boxed slot's, copied and checked under a guard that
-    /// is still held.
-    unsafe fn boxed<'a>(self) -> &'a str {
-        // SAFETY: the pointer is a `Box<Box<str>>` the writer made before it
-        // published the slot, and frees only through the epoch, after the
-        // slot no longer holds it.
-        unsafe { &*(self.0[0] as *const Box<str>) }
-    }
-
-    /// An inline key's bytes, as the slot was written.
-    #[inline]
-    fn bytes(self) -> [u8; 24] {
-        let mut bytes = [0u8; 24];
-        for (chunk, word) in bytes.chunks_exact_mut(8).zip(self.0) {
-            chunk.copy_from_slice(&word.to_le_bytes());
-        }
-        bytes
-    }
-
-    /// Calls `f` with the key these words hold.
-    ///
-    /// # Safety
-    ///
-    /// As [`boxed`](Self::boxed) when the key is boxed.
-    unsafe fn with_key<R>(self, f: impl FnOnce(&str) -> R) -> R {
-        if self.is_boxed() {
-            // SAFETY: the caller's.
-            return f(unsafe { self.boxed() });
-        }
-        let bytes = self.bytes();
-        let len = usize::from(bytes[INLINE]);
-        f(std::str::from_utf8(&bytes[..len]).expect("copied from a `str`"))
-    }
-}
-
-/// Up to 7 bytes as a little-endian word.
-#[inline]
-fn tail(bytes: &[u8]) -> u64 {
-    let len = bytes.len();
-    let two = |at: usize| u64::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
-    let four = |at: usize| {
-        u64::from(u32::from_le_bytes([
-            bytes[at],
-            bytes[at + 1],
-            bytes[at + 2],
-            bytes[at + 3],
-        ]))
-    };
-    match len {
-        0 => 0,
-        1 => u64::from(bytes[0]),
-        2..=3 => two(0) | two(len - 2) << ((len - 2) * 8),
-        _ => four(0) | four(len - 4) << ((len - 4) * 8),
-    }
-}
 
 /// One array of slots, with each slot's last use beside it.
 struct Slots {
@@ -177,12 +40,7 @@ impl Slots {
         debug_assert!(capacity.is_power_of_two());
         Slots {
             mask: capacity - 1,
-            slots: (0..capacity)
-                .map(|_| Slot {
-                    member: AtomicU64::new(EMPTY),
-                    key: [const { AtomicU64::new(0) }; 3],
-                })
-                .collect(),
+            slots: (0..capacity).map(|_| Slot::new()).collect(),
             recency: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -200,12 +58,7 @@ impl Slots {
     /// The first slot of `hash`'s probe that no member holds.
     fn free_slot(&self, hash: u64) -> usize {
         self.probe(hash)
-            .find(|&index| {
-                matches!(
-                    self.slots[index].member.load(Ordering::Relaxed),
-                    EMPTY | REMOVED
-                )
-            })
+            .find(|&index| matches!(self.slots[index].member(), EMPTY | REMOVED))
             .expect("a table is never full")
     }
 }
@@ -265,38 +118,51 @@ impl<'t, P> Pinned<'t, P> {
         let slots = self.slots;
         let mut index = hash as usize & slots.mask;
         loop {
-            let slot = &slots.slots[index];
-            // The ordering seize asks of a load that protects a pointer.
-            let member = slot.member.load(Ordering::SeqCst);
-            match member {
-                EMPTY => return None,
-                REMOVED => {}
-                _ => {
-                    let words = Words(slot.key.each_ref().map(|word| word.load(Ordering::Relaxed)));
-                    fence(Ordering::Acquire);
-                    if slot.member.load(Ordering::Relaxed) != member {
-                        // A writer took the slot meanwhile: read it again.
-                        continue;
-                    }
-                    // SAFETY: copied and checked under this guard.
-                    let matched = unsafe { words.holds(key, hash) };
-                    if matched {
-                        return Some(Found {
-                            // SAFETY: the table holds one count of the
-                            // member, which the epoch keeps while this
-                            // reader lasts; `ManuallyDrop` gives none back.
-                            policy: ManuallyDrop::new(unsafe { Arc::from_raw(member as *const P) }),
-                            recency: &slots.recency[index],
-                        });
-                    }
+            match slots.slots[index].read() {
+                Read::Empty => return None,
+                Read::Removed => {}
+                // SAFETY: read whole under this guard.
+                Read::Member(member, words) if unsafe { words.holds(key, hash) } => {
+                    return Some(Found {
+                        // SAFETY: the table holds one count of the member,
+                        // which the epoch keeps while this reader lasts;
+                        // `ManuallyDrop` gives none back.
+                        policy: ManuallyDrop::new(unsafe { Arc::from_raw(member as *const P) }),
+                        recency: &slots.recency[index],
+                    });
                 }
+                Read::Member(..) => {}
             }
             index = (index + 1) & slots.mask;
         }
     }
+
+    /// Calls `f` with every member, as each slot is when it is read: a key
+    /// made or dropped meanwhile may be seen or not.
+    pub(super) fn each(&self, mut f: impl FnMut(Entry<'_, P>)) {
+        for (index, slot) in self.slots.slots.iter().enumerate() {
+            let Read::Member(member, words) = slot.read() else {
+                continue;
+            };
+            // SAFETY: as in `get`.
+            let policy = ManuallyDrop::new(unsafe { Arc::from_raw(member as *const P) });
+            let recency = self.slots.recency[index].load(Ordering::Relaxed);
+            // SAFETY: read whole under this guard.
+            unsafe {
+                words.with_key(|key| {
+                    f(Entry {
+                        index,
+                        key,
+                        recency,
+                        policy: &policy,
+                    })
+                });
+            }
+        }
+    }
 }
 
-/// A member as a writer sees it.
+/// A member as [`Pinned::each`] finds it.
 pub(super) struct Entry<'w, P> {
     /// Where it is, for [`Table::remove_if`].
     pub(super) index: usize,
@@ -359,45 +225,12 @@ impl<P> Table<P> {
             words.0[0] = Box::into_raw(Box::new(Box::<str>::from(key))) as u64;
         }
         let slot = &slots.slots[index];
-        if slot.member.load(Ordering::Relaxed) == EMPTY {
+        if slot.member() == EMPTY {
             writer.used += 1;
         }
-        // A reader still on this slot's earlier member, if it reads any of
-        // the new key, also sees the slot's member changed.
-        fence(Ordering::Release);
-        for (word, value) in slot.key.iter().zip(words.0) {
-            word.store(value, Ordering::Relaxed);
-        }
         slots.recency[index].store(arrivals, Ordering::Relaxed);
-        slot.member
-            .store(Arc::into_raw(policy) as u64, Ordering::Release);
+        slot.publish(Arc::into_raw(policy) as u64, words);
         self.len.store(len, Ordering::Relaxed);
-    }
-
-    /// Calls `f` with every member.
-    pub(super) fn each(&self, writer: &Writer, mut f: impl FnMut(Entry<'_, P>)) {
-        let slots = self.writing(writer);
-        for (index, slot) in slots.slots.iter().enumerate() {
-            let member = slot.member.load(Ordering::Relaxed);
-            if matches!(member, EMPTY | REMOVED) {
-                continue;
-            }
-            let words = Words(slot.key.each_ref().map(|word| word.load(Ordering::Relaxed)));
-            // SAFETY: the table's own count of its member, not given back.
-            let policy = ManuallyDrop::new(unsafe { Arc::from_raw(member as *const P) });
-            let recency = slots.recency[index].load(Ordering::Relaxed);
-            // SAFETY: the writer's own slot, which it holds.
-            unsafe {
-                words.with_key(|key| {
-                    f(Entry {
-                        index,
-                        key,
-                        recency,
-                        policy: &policy,
-                    })
-                });
-            }
-        }
     }
 
     /// Removes the member at `index` if `remove` says so; returns whether it went.
@@ -408,7 +241,7 @@ impl<P> Table<P> {
         remove: impl FnOnce(&Arc<P>) -> bool,
     ) -> bool {
         let slot = &self.writing(writer).slots[index];
-        let member = slot.member.load(Ordering::Relaxed);
+        let member = slot.member();
         if matches!(member, EMPTY | REMOVED) {
             return false;
         }
@@ -417,8 +250,8 @@ impl<P> Table<P> {
         if !remove(&policy) {
             return false;
         }
-        slot.member.store(REMOVED, Ordering::Release);
-        let words = Words(slot.key.each_ref().map(|word| word.load(Ordering::Relaxed)));
+        slot.remove();
+        let words = slot.words();
         // SAFETY: no new reader finds either once the slot says REMOVED; the
         // epoch frees them when the readers that might have are gone.
         unsafe {
@@ -438,11 +271,11 @@ impl<P> Table<P> {
         let old = self.writing(writer);
         let new = Slots::new(capacity);
         for (index, slot) in old.slots.iter().enumerate() {
-            let member = slot.member.load(Ordering::Relaxed);
+            let member = slot.member();
             if matches!(member, EMPTY | REMOVED) {
                 continue;
             }
-            let words = Words(slot.key.each_ref().map(|word| word.load(Ordering::Relaxed)));
+            let words = slot.words();
             let hash = if words.is_boxed() {
                 words.0[1]
             } else {
@@ -450,14 +283,11 @@ impl<P> Table<P> {
                 unsafe { words.with_key(|key| self.hasher.hash_one(key)) }
             };
             let to = new.free_slot(hash);
-            for (word, value) in new.slots[to].key.iter().zip(words.0) {
-                word.store(value, Ordering::Relaxed);
-            }
             new.recency[to].store(
                 old.recency[index].load(Ordering::Relaxed),
                 Ordering::Relaxed,
             );
-            new.slots[to].member.store(member, Ordering::Relaxed);
+            new.slots[to].publish(member, words);
         }
         writer.used = self.len();
         // Release: a reader that finds the new array finds its slots filled.
@@ -486,11 +316,11 @@ impl<P> Drop for Table<P> {
         // table's own.
         let slots = unsafe { Box::from_raw(*self.slots.get_mut()) };
         for slot in slots.slots.iter() {
-            let member = slot.member.load(Ordering::Relaxed);
+            let member = slot.member();
             if matches!(member, EMPTY | REMOVED) {
                 continue;
             }
-            let words = Words(slot.key.each_ref().map(|word| word.load(Ordering::Relaxed)));
+            let words = slot.words();
             // SAFETY: the table's own count and boxed key, given back once.
             unsafe {
                 if words.is_boxed() {
@@ -507,60 +337,14 @@ impl<P> Drop for Table<P> {
 mod tests {
     use super::*;
 
-    fn keys(table: &Table<String>, writer: &Writer) -> Vec<String> {
+    fn keys(table: &Table<String>) -> Vec<String> {
         let mut keys = Vec::new();
-        table.each(writer, |entry| {
+        table.pin().each(|entry| {
             assert_eq!(entry.key, **entry.policy, "each member under its own key");
             keys.push(entry.key.to_owned());
         });
         keys.sort();
         keys
-    }
-
-    #[test]
-    fn a_key_of_any_inline_length_is_its_bytes_and_length() {
-        let text = "abcdefghijklmnopqrstuvw";
-        for len in 0..=INLINE {
-            let key = &text[..len];
-            let words = Words::of(key, 0);
-            assert!(!words.is_boxed());
-            let mut expected = [0u8; 24];
-            expected[..len].copy_from_slice(key.as_bytes());
-            expected[INLINE] = len as u8;
-            assert_eq!(words.bytes(), expected, "{key:?}");
-        }
-        assert!(Words::of(&format!("{text}x"), 0).is_boxed());
-    }
-
-    #[test]
-    fn a_key_matches_itself_and_no_key_one_byte_or_one_length_apart() {
-        let text = "abcdefghijklmnopqrstuvwxyz0123456789";
-        for len in 0..=text.len() {
-            let key = &text[..len];
-            let hash = 7;
-            let mut words = Words::of(key, hash);
-            let boxed = words.is_boxed().then(|| Box::new(Box::<str>::from(key)));
-            if let Some(boxed) = &boxed {
-                words.0[0] = std::ptr::from_ref::<Box<str>>(boxed) as u64;
-            }
-            // SAFETY: the boxed key outlives these checks.
-            unsafe {
-                assert!(words.holds(key, hash), "{key:?}");
-                if len > 0 {
-                    let mut changed = key.as_bytes().to_vec();
-                    changed[len - 1] ^= 1;
-                    let changed = String::from_utf8(changed).expect("ASCII");
-                    assert!(!words.holds(&changed, hash), "{changed:?} is not {key:?}");
-                    assert!(!words.holds(&key[..len - 1], hash));
-                }
-                if len < text.len() {
-                    assert!(
-                        !words.holds(&text[..=len], hash),
-                        "one byte longer than {key:?}"
-                    );
-                }
-            }
-        }
     }
 
     #[test]
@@ -625,9 +409,9 @@ mod tests {
         }
         let mut removed = 0;
         let mut indices = Vec::new();
-        table.each(&writer, |entry| {
-            indices.push((entry.index, entry.key.to_owned()))
-        });
+        table
+            .pin()
+            .each(|entry| indices.push((entry.index, entry.key.to_owned())));
         for (index, key) in &indices {
             if key.ends_with('7') {
                 assert!(table.remove_if(&mut writer, *index, |_| true));
@@ -643,7 +427,7 @@ mod tests {
         assert!(table.pin().get("k18").is_some());
         table.insert(&mut writer, "k17", Arc::new("k17".to_owned()), 200);
         assert_eq!(**table.pin().get("k17").expect("back").policy(), "k17");
-        assert_eq!(keys(&table, &writer).len(), 100 - removed + 1);
+        assert_eq!(keys(&table).len(), 100 - removed + 1);
     }
 
     #[test]
@@ -651,7 +435,21 @@ mod tests {
         // One writer removes and inserts keys (inline and boxed) while
         // readers look them up: a reader finds a key's own member or none,
         // never another key's, and every member is freed once.
-        let (table, mut writer) = Table::new();
+        static LIVE: AtomicUsize = AtomicUsize::new(0);
+        struct Tracked(String);
+        impl Tracked {
+            fn new(key: &str) -> Arc<Self> {
+                LIVE.fetch_add(1, Ordering::Relaxed);
+                Arc::new(Tracked(key.to_owned()))
+            }
+        }
+        impl Drop for Tracked {
+            fn drop(&mut self) {
+                LIVE.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+
+        let (table, mut writer) = Table::<Tracked>::new();
         let keys: Vec<String> = (0..64)
             .map(|n| {
                 if n % 2 == 0 {
@@ -663,34 +461,52 @@ mod tests {
             .collect();
         let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
-            for _ in 0..2 {
-                scope.spawn(|| {
-                    let mut found = 0u64;
-                    while !done.load(Ordering::Relaxed) {
-                        for key in &keys {
-                            if let Some(member) = table.pin().get(key) {
-                                assert_eq!(**member.policy(), *key);
-                                found += 1;
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut found = 0u64;
+                        while !done.load(Ordering::Relaxed) {
+                            for key in &keys {
+                                if let Some(member) = table.pin().get(key) {
+                                    assert_eq!(member.policy().0, *key);
+                                    found += 1;
+                                }
                             }
                         }
-                    }
-                    assert!(found > 0);
-                });
-            }
+                        found
+                    })
+                })
+                .collect();
+            scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    table
+                        .pin()
+                        .each(|entry| assert_eq!(entry.key, entry.policy.0));
+                }
+            });
             for round in 0..20_000u64 {
                 let key = &keys[(round as usize * 7) % keys.len()];
                 let mut at = None;
-                table.each(&writer, |entry| {
+                table.pin().each(|entry| {
                     if entry.key == key {
                         at = Some(entry.index);
                     }
                 });
                 match at {
                     Some(index) => assert!(table.remove_if(&mut writer, index, |_| true)),
-                    None => table.insert(&mut writer, key, Arc::new(key.clone()), round),
+                    None => table.insert(&mut writer, key, Tracked::new(key), round),
                 }
             }
             done.store(true, Ordering::Relaxed);
+            for reader in readers {
+                assert!(reader.join().expect("no reader panicked") > 0);
+            }
         });
+        assert!(
+            LIVE.load(Ordering::Relaxed) > 0,
+            "the table holds members still"
+        );
+        drop(table);
+        assert_eq!(LIVE.load(Ordering::Relaxed), 0, "every member freed, once");
     }
 }
