@@ -13,7 +13,7 @@
 //! How a reader reads a slot that the writer may be changing is in
 //! [`slot`](super::slot).
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -114,7 +114,7 @@ impl<'t, P> Pinned<'t, P> {
     /// The member for `key`, if it has one.
     #[inline]
     pub(super) fn get(&self, key: &str) -> Option<Found<'_, P>> {
-        let hash = self.table.hasher.hash_one(key);
+        let hash = self.table.hash(key);
         let slots = self.slots;
         let mut index = hash as usize & slots.mask;
         loop {
@@ -184,6 +184,16 @@ impl<P> Table<P> {
         (table, Writer { used: 0 })
     }
 
+    /// `key`'s hash: its bytes alone, in one write, since a table's keys are
+    /// all strings and never hashed as part of a larger value (`str`'s own
+    /// `Hash` adds a terminator, a second write).
+    #[inline]
+    fn hash(&self, key: &str) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(key.as_bytes());
+        hasher.finish()
+    }
+
     /// A reader's view, until it is dropped.
     #[inline]
     pub(super) fn pin(&self) -> Pinned<'_, P> {
@@ -218,7 +228,7 @@ impl<P> Table<P> {
             self.rebuild(writer, (len * 2).next_power_of_two().max(MIN_CAPACITY));
         }
         let slots = self.writing(writer);
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hash(key);
         let index = slots.free_slot(hash);
         let mut words = Words::of(key, hash);
         if words.is_boxed() {
@@ -280,7 +290,7 @@ impl<P> Table<P> {
                 words.0[1]
             } else {
                 // SAFETY: an inline key.
-                unsafe { words.with_key(|key| self.hasher.hash_one(key)) }
+                unsafe { words.with_key(|key| self.hash(key)) }
             };
             let to = new.free_slot(hash);
             new.recency[to].store(
