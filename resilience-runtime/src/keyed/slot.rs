@@ -103,8 +103,6 @@ impl Words {
         for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
             *word |= u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
         }
-        // The last `len % 8` bytes, read as at most two loads that may overlap
-        // rather than byte by byte: this runs on every call.
         words[full] |= tail(&bytes[full * 8..]);
         Words(words)
     }
@@ -182,7 +180,8 @@ impl Words {
     }
 }
 
-/// Up to 7 bytes as a little-endian word.
+/// Up to 7 bytes as a little-endian word, read as at most two loads that
+/// may overlap rather than byte by byte: [`Words::holds`] runs on every call.
 #[inline]
 fn tail(bytes: &[u8]) -> u64 {
     let len = bytes.len();
@@ -206,7 +205,9 @@ fn tail(bytes: &[u8]) -> u64 {
 /// What a reader finds in a slot.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Read {
+    /// [`EMPTY`]: no key past this one on a probe.
     Empty,
+    /// [`REMOVED`]: a probe goes on.
     Removed,
     /// A member's pointer, and the key the slot held for it.
     Member(u64, Words),

@@ -213,8 +213,9 @@ impl<P> Table<P> {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// The current array, as its writer sees it.
-    fn writing(&self, _: &Writer) -> &Slots {
+    /// The current array, as its writer sees it, for as long as it holds
+    /// the right to change it, which a rebuild takes whole.
+    fn writing<'a>(&'a self, _: &'a Writer) -> &'a Slots {
         // SAFETY: only the writer replaces the array, and it is this caller.
         unsafe { &*self.slots.load(Ordering::Relaxed) }
     }
@@ -235,11 +236,10 @@ impl<P> Table<P> {
             words.0[0] = Box::into_raw(Box::new(Box::<str>::from(key))) as u64;
         }
         let slot = &slots.slots[index];
-        if slot.member() == EMPTY {
-            writer.used += 1;
-        }
+        let was_empty = slot.member() == EMPTY;
         slots.recency[index].store(arrivals, Ordering::Relaxed);
         slot.publish(Arc::into_raw(policy) as u64, words);
+        writer.used += usize::from(was_empty);
         self.len.store(len, Ordering::Relaxed);
     }
 
@@ -262,14 +262,16 @@ impl<P> Table<P> {
         }
         slot.remove();
         let words = slot.words();
+        // Deferred through a guard: this thread may itself be reading the
+        // member, in the call whose new key made this eviction.
+        let guard = self.collector.enter();
         // SAFETY: no new reader finds either once the slot says REMOVED; the
         // epoch frees them when the readers that might have are gone.
         unsafe {
             if words.is_boxed() {
-                self.collector
-                    .retire(words.0[0] as *mut Box<str>, seize::reclaim::boxed);
+                guard.defer_retire(words.0[0] as *mut Box<str>, seize::reclaim::boxed);
             }
-            self.collector.retire(member as *mut P, release::<P>);
+            guard.defer_retire(member as *mut P, release::<P>);
         }
         self.len.fetch_sub(1, Ordering::Relaxed);
         true
@@ -306,7 +308,11 @@ impl<P> Table<P> {
             .swap(Box::into_raw(Box::new(new)), Ordering::AcqRel);
         // SAFETY: no new reader reaches the old array; its members and boxed
         // keys moved to the new one, and freeing the array frees neither.
-        unsafe { self.collector.retire(old, seize::reclaim::boxed) };
+        unsafe {
+            self.collector
+                .enter()
+                .defer_retire(old, seize::reclaim::boxed)
+        };
     }
 }
 
@@ -438,6 +444,30 @@ mod tests {
         table.insert(&mut writer, "k17", Arc::new("k17".to_owned()), 200);
         assert_eq!(**table.pin().get("k17").expect("back").policy(), "k17");
         assert_eq!(keys(&table).len(), 100 - removed + 1);
+    }
+
+    #[test]
+    fn a_member_removed_while_this_thread_reads_it_stays_until_the_read_ends() {
+        // As in a keyed call whose closure makes a new key that evicts the
+        // member the call is using.
+        let (table, mut writer) = Table::new();
+        let acme = Arc::new(String::from("acme"));
+        table.insert(&mut writer, "acme", Arc::clone(&acme), 0);
+        let pinned = table.pin();
+        let found = pinned.get("acme").expect("inserted");
+        let mut at = None;
+        table.pin().each(|entry| at = Some(entry.index));
+        assert!(table.remove_if(&mut writer, at.expect("one member"), |_| true));
+        assert!(table.pin().get("acme").is_none(), "gone for new readers");
+        assert_eq!(**found.policy(), "acme", "still there for this one");
+        assert_eq!(
+            Arc::strong_count(&acme),
+            2,
+            "the table's count not given back yet"
+        );
+        drop(pinned);
+        drop(table);
+        assert_eq!(Arc::strong_count(&acme), 1, "given back once");
     }
 
     #[test]
