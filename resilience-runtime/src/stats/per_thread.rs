@@ -177,9 +177,12 @@ impl PerThreadCounter {
         }
     }
 
-    /// Adds one: a plain load and store on this thread's slot, no lock prefix.
+    /// Adds one: a plain load and store on this thread's slot, no lock prefix;
+    /// a counter past the last page adds to its shared atomic instead.
     #[inline]
     pub(crate) fn add(&self) {
+        // First, with no thread-local lookup: most members of a large keyed
+        // family are past the last page.
         if self.index.is_overflow() {
             self.overflow.fetch_add(1, Ordering::Relaxed);
             return;
@@ -200,10 +203,6 @@ impl PerThreadCounter {
     #[cold]
     #[inline(never)]
     fn add_slow(&self) {
-        if self.index.is_overflow() {
-            self.overflow.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
         // Listed before its first count, so that a read never misses one;
         // and a thread being torn down counts in `overflow`.
         if LISTED.try_with(Listed::touch).is_err() {
