@@ -21,9 +21,9 @@ mod circuit_breaker;
 mod keyed;
 
 #[cfg(test)]
-mod keyed_models;
+mod breaker_models;
 #[cfg(test)]
-mod models;
+mod keyed_models;
 
 /// Explores every interleaving with up to three preemptions per thread, the
 /// bound under which loom finds almost every ordering bug while staying fast.

@@ -1,3 +1,6 @@
+//! The circuit breaker's state machine and count window: callers, probes,
+//! the fleet's grants and the window's tallies, raced under loom.
+
 use loom::sync::Arc;
 use loom::thread;
 
