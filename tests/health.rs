@@ -484,6 +484,8 @@ mod traced {
         let _guard = super::LOCK.blocking_lock();
         let breaker = registry().circuit_breaker("health-traced");
         let capture = Capture::default();
+        // The other tests here read health on threads with no subscriber.
+        let _registered = capture.registered();
         tracing::subscriber::with_default(capture.clone(), || {
             registry().health();
             breaker.force_open();

@@ -197,6 +197,8 @@ async fn a_started_copy_is_a_debug_tracing_event() {
     }
 
     let capture = tracing_capture::Capture::default();
+    // The other tests here run hedges on threads with no subscriber.
+    let _registered = capture.registered();
     let _default = tracing::subscriber::set_default(capture.clone());
     traced(&AtomicU32::new(0)).await.unwrap();
     let events = capture.about("cfg-hedge-traced");

@@ -17,6 +17,22 @@ pub type Captured = (Level, BTreeMap<String, String>);
 pub struct Capture(pub Arc<Mutex<Vec<Captured>>>);
 
 impl Capture {
+    /// A second registration of this subscriber with `tracing`, for as long
+    /// as it is held: hold it while capturing in a binary whose other tests
+    /// reach the same callsites on threads with no subscriber.
+    ///
+    /// `tracing` caches each callsite's interest once for the whole process,
+    /// computed by the first thread to reach it, and while only one
+    /// dispatcher is registered it asks that thread's default (tracing-core's
+    /// `Rebuilder::JustOne`): a sibling test's thread, with none, caches
+    /// `never`, and the event is then skipped on the capturing thread too.
+    /// With two registered, every callsite is asked of both.
+    // Each test binary compiles this module; not all of them need it.
+    #[allow(dead_code)]
+    pub fn registered(&self) -> tracing::Dispatch {
+        tracing::Dispatch::new(self.clone())
+    }
+
     /// The events whose field `name` is `name`.
     // Each test binary compiles this module; not all of them look by name.
     #[allow(dead_code)]
