@@ -5,8 +5,9 @@
 //! between, a dependent cache miss more per call once the family outgrows
 //! the cache; BENCHMARKS.md has the measurements.
 //!
-//! Readers take no lock and write nothing shared: they enter an epoch
-//! ([seize](https://docs.rs/seize)) and probe. Writers take turns under the
+//! Readers take no lock and write nothing shared but a key's last use, when
+//! it changes: they enter an epoch ([seize](https://docs.rs/seize)) and
+//! probe. Writers take turns under the
 //! family's lock, which the [`Writer`] passed to each change stands for. A
 //! removed member, a long key and a table outgrown are handed to the epoch,
 //! which frees them once no reader that might hold them is left.
@@ -396,10 +397,9 @@ mod tests {
             table.insert(&mut writer, policy, Arc::clone(policy), 0);
         }
         assert_eq!(table.len(), 10_000);
-        assert!(
-            table.writing(&writer).capacity() <= 32_768,
-            "at most four slots per key"
-        );
+        let capacity = table.writing(&writer).capacity();
+        assert!(capacity <= 32_768, "at most four slots per key");
+        assert!(capacity >= 20_000, "at least two slots per key");
         let pinned = table.pin();
         for policy in &policies {
             assert!(Arc::ptr_eq(
